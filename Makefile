@@ -1,0 +1,51 @@
+# voicelake: two commands on a fresh machine.
+#   make run   - install everything, then run the pipeline on a generated sample history
+#   make test  - install everything, then run the test suite
+# Installing is idempotent: a second run with nothing changed starts within seconds.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+STAMP  := $(VENV)/.voicelake-installed
+
+export VOICELAKE_ENV ?= local
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYSPARK_PYTHON := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+# The venv, the locked packages, the project itself (editable), then the Delta jars that
+# match the installed delta-spark, resolved once from Maven Central and cached in the venv.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "uv>=0.4"
+	$(UV) pip sync -q --python $(PY) requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	$(PY) -m voicelake.jars
+	touch $(STAMP)
+
+# Refresh the lock after changing dependencies in pyproject.toml.
+lock:
+	$(UV) pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+run: install
+	$(VENV)/bin/voicelake run
+
+test: install
+	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/bench_generate_ingest.py
+
+clean:
+	rm -rf .voicelake spark-warehouse metastore_db derby.log

@@ -1,0 +1,191 @@
+"""The one place voicelake's configuration comes from.
+
+`load_config()` merges ``conf/base.yaml`` with ``conf/<VOICELAKE_ENV>.yaml`` (``local`` by
+default), applies the location overrides ``VOICELAKE_HOME`` / ``VOICELAKE_LAKE_ROOT`` /
+``VOICELAKE_LANDING`` from the environment, expands ``{home}`` and ``{project}``
+placeholders, and returns a frozen, typed :class:`Config`. Secrets are never read from
+YAML: the config only names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+LAYERS = ("bronze", "silver", "gold")
+
+
+class ConfigError(ValueError):
+    """Raised when the configuration files or environment are inconsistent."""
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    root: str
+    landing: str
+    warehouse: str
+    metastore: str
+    layers: tuple[str, ...] = LAYERS
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str | None
+    app_name: str
+    jars_dir: str | None
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    pseudonym_key_env: str
+    dev_key_file: str | None
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str
+    registry_uri: str
+    artifact_root: str
+    experiment: str
+    model_name: str
+    champion_alias: str
+    challenger_alias: str
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str
+    home: str
+    lake: LakeConfig
+    spark: SparkConfig
+    sources_mapping_file: str
+    max_text_chars: int
+    pii: PiiConfig
+    sla_minutes: Mapping[str, int]
+    generator_start_date: str
+    mlflow: MlflowConfig
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def with_home(self, home: str | Path) -> Config:
+        """Return a copy whose every location lives under another home (used by tests)."""
+        return load_config(self.env, overrides={"home": str(home)})
+
+    def with_spark_conf(self, **conf: str) -> Config:
+        """Return a copy with extra Spark settings."""
+        merged = {**self.spark.conf, **conf}
+        return replace(self, spark=replace(self.spark, conf=merged))
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"configuration file not found: {path}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+def _expand(value: Any, placeholders: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, replacement in placeholders.items():
+            value = value.replace("{" + name + "}", replacement)
+        return value
+    if isinstance(value, dict):
+        return {k: _expand(v, placeholders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, placeholders) for v in value]
+    return value
+
+
+def _resolve_home(home: str) -> str:
+    if "://" in home:
+        return home
+    path = Path(os.path.expanduser(home))
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    return str(path)
+
+
+def _require(section: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in section or section[key] is None and key not in {"master", "jars_dir"}:
+        raise ConfigError(f"missing configuration key {where}.{key}")
+    return section[key]
+
+
+def load_config(
+    env: str | None = None,
+    conf_dir: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the frozen config for ``env`` (default ``$VOICELAKE_ENV`` or ``local``)."""
+    env = env or os.environ.get("VOICELAKE_ENV", "local")
+    conf_path = Path(conf_dir or os.environ.get("VOICELAKE_CONF_DIR", DEFAULT_CONF_DIR))
+    data = _read_yaml(conf_path / "base.yaml")
+    overlay_path = conf_path / f"{env}.yaml"
+    if not overlay_path.exists():
+        known = sorted(p.stem for p in conf_path.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"unknown VOICELAKE_ENV {env!r}: no {overlay_path} (known: {known})")
+    data = _deep_merge(data, _read_yaml(overlay_path))
+
+    env_home = os.environ.get("VOICELAKE_HOME")
+    if env_home:
+        data["home"] = env_home
+    if overrides:
+        data = _deep_merge(data, overrides)
+    if os.environ.get("VOICELAKE_LAKE_ROOT"):
+        data["lake"]["root"] = os.environ["VOICELAKE_LAKE_ROOT"]
+    if os.environ.get("VOICELAKE_LANDING"):
+        data["lake"]["landing"] = os.environ["VOICELAKE_LANDING"]
+
+    home = _resolve_home(str(_require(data, "home", "")))
+    data = _expand(data, {"home": home, "project": str(PROJECT_ROOT)})
+
+    lake = data["lake"]
+    spark = data["spark"]
+    mlflow = data["mlflow"]
+    pii = data["pii"]
+    return Config(
+        env=env,
+        home=home,
+        lake=LakeConfig(
+            root=_require(lake, "root", "lake"),
+            landing=_require(lake, "landing", "lake"),
+            warehouse=_require(lake, "warehouse", "lake"),
+            metastore=_require(lake, "metastore", "lake"),
+            layers=tuple(lake.get("layers", LAYERS)),
+        ),
+        spark=SparkConfig(
+            master=spark.get("master"),
+            app_name=spark.get("app_name", "voicelake"),
+            jars_dir=spark.get("jars_dir"),
+            conf={str(k): str(v) for k, v in (spark.get("conf") or {}).items()},
+        ),
+        sources_mapping_file=_require(data["sources"], "mapping_file", "sources"),
+        max_text_chars=int(data["ingest"]["max_text_chars"]),
+        pii=PiiConfig(
+            pseudonym_key_env=_require(pii, "pseudonym_key_env", "pii"),
+            dev_key_file=pii.get("dev_key_file"),
+        ),
+        sla_minutes={str(k): int(v) for k, v in data["service"]["sla_minutes"].items()},
+        generator_start_date=str(data["generator"]["start_date"]),
+        mlflow=MlflowConfig(**{k: str(v) for k, v in mlflow.items()}),
+        raw=data,
+    )
