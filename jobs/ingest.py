@@ -1,0 +1,154 @@
+"""Ingest raw support history into bronze: one Delta table per source, plus quarantine.
+
+Incremental: a landing file already in ``bronze.ingest_log`` is never read again, and a
+Delta-table source is read from the version after the last ingested one. Malformed
+records go to ``bronze.quarantine`` with the raw record, source, file and reason. Each run
+prints, per source, landed = bronze + quarantine.
+
+    voicelake ingest [--source tickets ...]
+    spark-submit jobs/ingest.py [--source ...]
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
+
+from jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
+from voicelake.landing import (
+    FILE_SUFFIXES,
+    list_landing_files,
+    read_csv,
+    read_delta_changes,
+    read_jsonl,
+)
+from voicelake.runtime import JobContext, job_parser, open_lake, run_job
+from voicelake.schemas import INGEST_LOG, QUARANTINE, SOURCES, bronze_table
+from voicelake.sources import SourceMapping, load_source_mappings
+
+LOG_SCHEMA = ("source string, source_file string, source_version long, batch_id string, "
+              "landed long, bronze_rows long, quarantined_rows long, ingested_at timestamp")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    units: int  # files or Delta versions read
+    landed: int
+    bronze: int
+    quarantined: int
+
+    @property
+    def reconciled(self) -> bool:
+        return self.landed == self.bronze + self.quarantined
+
+
+def _already_ingested(ctx: JobContext, source: str) -> DataFrame | None:
+    if not ctx.lake.exists(INGEST_LOG):
+        return None
+    return ctx.lake.read(INGEST_LOG).where(F.col("source") == source)
+
+
+def _read_new(ctx: JobContext, mapping: SourceMapping) -> tuple[DataFrame | None, list[str]]:
+    schema = SOURCES[mapping.name]
+    log = _already_ingested(ctx, mapping.name)
+    if mapping.format == "delta":
+        last = None
+        if log is not None:
+            last = log.agg(F.max("source_version")).first()[0]
+        delta_slice = read_delta_changes(ctx.spark, mapping, schema, last)
+        return (delta_slice.frame, []) if delta_slice else (None, [])
+    assert mapping.location is not None
+    files = list_landing_files(ctx.spark, mapping.location, FILE_SUFFIXES[mapping.format])
+    if log is not None and files:
+        done = {r[0] for r in log.select("source_file").distinct().collect()}
+        files = [f for f in files if f not in done]
+    if not files:
+        return None, []
+    reader = read_jsonl if mapping.format == "jsonl" else read_csv
+    return reader(ctx.spark, files, mapping, schema), files
+
+
+def ingest_source(ctx: JobContext, mapping: SourceMapping) -> IngestResult:
+    """Ingest what is new for one source; safe to re-run after a failure."""
+    source = mapping.name
+    raw, files = _read_new(ctx, mapping)
+    if raw is None:
+        return IngestResult(source, 0, 0, 0, 0)
+    schema = SOURCES[source]
+    batch_id = uuid.uuid4().hex[:12]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    flagged = flag_invalid_records(raw, schema, ctx.config.max_text_chars,
+                                   mapping.timestamp_format).cache()
+    try:
+        per_file = count_by_file(flagged).collect()
+        if files:
+            # rows a crashed earlier batch wrote for these files, before logging them
+            in_files = ", ".join("'" + f.replace("'", "\\'") + "'" for f in files)
+            ctx.lake.delete(bronze_table(source), f"_source_file IN ({in_files})")
+            ctx.lake.delete(QUARANTINE, f"source = '{source}' AND source_file IN ({in_files})")
+        ctx.lake.append(to_bronze(flagged, schema, batch_id, now, mapping.timestamp_format),
+                        bronze_table(source))
+        ctx.lake.append(to_quarantine(flagged, source, batch_id, now), QUARANTINE,
+                        partition_by=["source"])
+    finally:
+        flagged.unpersist()
+    log_rows = [Row(source, r["_source_file"], r["_source_version"], batch_id, r["landed"],
+                    r["bronze_rows"], r["quarantined_rows"], now) for r in per_file]
+    ctx.lake.append(ctx.spark.createDataFrame(log_rows, LOG_SCHEMA), INGEST_LOG)
+    return IngestResult(
+        source, len(per_file),
+        sum(r["landed"] for r in per_file),
+        sum(r["bronze_rows"] for r in per_file),
+        sum(r["quarantined_rows"] for r in per_file),
+    )
+
+
+def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[IngestResult]:
+    """Ingest every configured source (or the named ones)."""
+    mappings = load_source_mappings(ctx.config)
+    names = list(sources) if sources else list(mappings)
+    unknown = [n for n in names if n not in mappings]
+    if unknown:
+        raise LookupError(f"no mapping for sources {unknown} in {ctx.config.sources_mapping_file}")
+    return [ingest_source(ctx, mappings[name]) for name in names]
+
+
+def format_results(results: Sequence[IngestResult]) -> str:
+    """The reconciliation table printed at the end of a run."""
+    lines = [f"{'source':<16} {'files':>5} {'landed':>9} {'bronze':>9} {'quarantine':>10}  check"]
+    for r in results:
+        check = "ok" if r.reconciled else "MISMATCH"
+        lines.append(f"{r.source:<16} {r.units:>5} {r.landed:>9} {r.bronze:>9} "
+                     f"{r.quarantined:>10}  {check}")
+    total = IngestResult("total", sum(r.units for r in results), sum(r.landed for r in results),
+                         sum(r.bronze for r in results), sum(r.quarantined for r in results))
+    lines.append(f"{'total':<16} {total.units:>5} {total.landed:>9} {total.bronze:>9} "
+                 f"{total.quarantined:>10}  landed = bronze + quarantine: "
+                 f"{'ok' if total.reconciled else 'MISMATCH'}")
+    return "\n".join(lines)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = job_parser("voicelake ingest", "Ingest new landing files / Delta versions into bronze.")
+    parser.add_argument("--source", action="append", choices=sorted(SOURCES),
+                        help="only this source (repeatable); default: every configured source")
+    args = parser.parse_args(argv)
+    with open_lake(args.env) as ctx:
+        results = ingest(ctx, args.source)
+    print(format_results(results))
+    return 0 if all(r.reconciled for r in results) else 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI and spark-submit."""
+    return run_job(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

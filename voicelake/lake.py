@@ -1,0 +1,154 @@
+"""The one place voicelake reads and writes Delta tables.
+
+A table is named ``<layer>.<name>`` (``bronze.tickets``, ``gold.service_daily``); its data
+lives at ``<lake.root>/<layer>/<name>`` and the catalog entry of the same name points there
+(external tables), so SQL users, BI tools and later processes all see the same tables.
+Writes are idempotent: partition-scoped ``replaceWhere`` overwrites or MERGE on keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from voicelake.config import Config
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    location: str
+    rows: int
+    version: int
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def _normalise_location(location: str) -> str:
+    if location.startswith("file:"):
+        location = location[len("file:"):]
+        while location.startswith("//"):
+            location = location[1:]
+    return location.rstrip("/")
+
+
+class Lake:
+    """Delta Lake I/O for one configured lake root and catalog."""
+
+    def __init__(self, spark: SparkSession, config: Config) -> None:
+        self.spark = spark
+        self.config = config
+        self._registered: set[str] = set()
+
+    # -- names and locations -------------------------------------------------------------
+    def location(self, table: str) -> str:
+        """Storage location of ``layer.name``."""
+        layer, _, name = table.partition(".")
+        if not name or layer not in self.config.lake.layers:
+            raise ValueError(f"table names are <layer>.<name> with layer in "
+                             f"{self.config.lake.layers}, not {table!r}")
+        return f"{self.config.lake.root.rstrip('/')}/{layer}/{name}"
+
+    def exists(self, table: str) -> bool:
+        return DeltaTable.isDeltaTable(self.spark, self.location(table))
+
+    def read(self, table: str, version: int | None = None) -> DataFrame:
+        """The table as a DataFrame (optionally at an earlier Delta version)."""
+        if not self.exists(table):
+            raise LookupError(f"table {table} does not exist yet at {self.location(table)}")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.location(table))
+
+    def version(self, table: str) -> int | None:
+        """Current Delta version, or None when the table does not exist."""
+        if not self.exists(table):
+            return None
+        last = DeltaTable.forPath(self.spark, self.location(table)).history(1)
+        return int(last.select("version").first()[0])
+
+    # -- writes ------------------------------------------------------------------------------
+    def append(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> None:
+        """Append rows (bronze is append-only)."""
+        writer = df.write.format("delta").mode("append")
+        if partition_by and not self.exists(table):
+            writer = writer.partitionBy(*partition_by)
+        writer.save(self.location(table))
+        self.register(table)
+
+    def overwrite(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> None:
+        """Replace the whole table's content (a new Delta version; history is kept)."""
+        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.save(self.location(table))
+        self.register(table)
+
+    def replace_partitions(
+        self, df: DataFrame, table: str, column: str, values: Iterable[object]
+    ) -> None:
+        """Replace the rows whose ``column`` is in ``values`` with ``df`` (idempotent)."""
+        values = sorted(set(values), key=str)
+        if not self.exists(table):
+            self.append(df, table, partition_by=[column])
+            return
+        if not values:
+            return
+        condition = f"`{column}` IN ({', '.join(_sql_literal(v) for v in values)})"
+        (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+         .save(self.location(table)))
+        self.register(table)
+
+    def merge(self, df: DataFrame, table: str, keys: Sequence[str]) -> None:
+        """Upsert ``df`` on ``keys``: matching rows are updated, new rows inserted."""
+        if not self.exists(table):
+            self.append(df, table)
+            return
+        condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        (DeltaTable.forPath(self.spark, self.location(table)).alias("t")
+         .merge(df.alias("s"), condition)
+         .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+
+    def delete(self, table: str, condition: str) -> None:
+        """Delete rows matching a SQL condition (no-op when the table does not exist)."""
+        if self.exists(table):
+            DeltaTable.forPath(self.spark, self.location(table)).delete(condition)
+
+    # -- catalog ----------------------------------------------------------------------------
+    def register(self, table: str) -> None:
+        """Point the catalog entry ``table`` at its storage location (external table)."""
+        if table in self._registered:
+            return
+        location = self.location(table)
+        if self.spark.catalog.tableExists(table):
+            rows = self.spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where(
+                F.col("col_name") == "Location").collect()
+            current = _normalise_location(rows[0]["data_type"]) if rows else ""
+            if current == _normalise_location(location):
+                self._registered.add(table)
+                return
+            self.spark.sql(f"DROP TABLE {table}")  # external: the data stays where it is
+        self.spark.sql(f"CREATE TABLE {table} USING DELTA LOCATION '{location}'")
+        self._registered.add(table)
+
+    def tables(self) -> list[TableInfo]:
+        """Every Delta table of every layer, with row count and version."""
+        out: list[TableInfo] = []
+        for layer in self.config.lake.layers:
+            for entry in sorted(self.spark.catalog.listTables(layer), key=lambda t: t.name):
+                name = f"{layer}.{entry.name}"
+                if not self.exists(name):
+                    continue
+                version = self.version(name)
+                rows = self.read(name).count()
+                out.append(TableInfo(name, self.location(name), rows, version or 0))
+        return out
