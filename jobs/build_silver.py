@@ -24,7 +24,14 @@ from jobs.transforms.silver import (
     latest_records,
     unify_messages,
 )
-from voicelake.runtime import JobContext, add_date_arguments, job_parser, open_lake, run_job
+from voicelake.runtime import (
+    JobContext,
+    add_date_arguments,
+    covered_dates,
+    job_parser,
+    open_lake,
+    run_job,
+)
 from voicelake.schemas import (
     SILVER_CONVERSATIONS,
     SILVER_MESSAGES,
@@ -56,23 +63,13 @@ def read_bronze(ctx: JobContext, source: str) -> DataFrame:
     return latest_records(ctx.lake.read(table), schema.key)
 
 
-def resolve_dates(ctx: JobContext, unified: DataFrame, day: date | None, since: date | None,
-                  until: date | None) -> list[date] | None:
-    """The dates to (re)build; None means every date present (full rebuild)."""
-    if day:
-        return [day]
-    if since:
-        last = until or unified.agg(F.max(F.to_date("sent_at"))).first()[0] or since
-        return [since + timedelta(days=i) for i in range((last - since).days + 1)]
-    return None
-
-
 def build_silver(ctx: JobContext, day: date | None = None, since: date | None = None,
                  until: date | None = None) -> SilverResult:
     """Rebuild silver for the given dates (or all of them)."""
     sources = {name: read_bronze(ctx, name) for name in SOURCES}
     unified = unify_messages(sources)
-    dates = resolve_dates(ctx, unified, day, since, until)
+    dates = covered_dates(day, since, until,
+                          lambda: unified.agg(F.max(F.to_date("sent_at"))).first()[0])
     if dates is not None:
         lo = min(dates) - timedelta(days=CONVERSATION_SPAN_DAYS)
         hi = max(dates) + timedelta(days=CONVERSATION_SPAN_DAYS + 1)

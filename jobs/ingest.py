@@ -14,10 +14,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, Row
-from pyspark.sql import functions as F
 
 from jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
 from voicelake.landing import (
@@ -48,75 +47,114 @@ class IngestResult:
         return self.landed == self.bronze + self.quarantined
 
 
-def _already_ingested(ctx: JobContext, source: str) -> DataFrame | None:
-    if not ctx.lake.exists(INGEST_LOG):
-        return None
-    return ctx.lake.read(INGEST_LOG).where(F.col("source") == source)
+@dataclass(frozen=True)
+class IngestState:
+    """What earlier runs ingested, read once per run from bronze.ingest_log."""
+
+    files: dict[str, set[str]]
+    last_version: dict[str, int]
+    batches: set[str]
+
+    @classmethod
+    def read(cls, ctx: JobContext) -> IngestState:
+        files: dict[str, set[str]] = {}
+        versions: dict[str, int] = {}
+        batches: set[str] = set()
+        if ctx.lake.exists(INGEST_LOG):
+            rows = ctx.lake.read(INGEST_LOG).select(
+                "source", "source_file", "source_version", "batch_id").distinct().collect()
+            for r in rows:
+                batches.add(r["batch_id"])
+                files.setdefault(r["source"], set()).add(r["source_file"])
+                if r["source_version"] is not None:
+                    versions[r["source"]] = max(versions.get(r["source"], -1), r["source_version"])
+        return cls(files, versions, batches)
 
 
-def _read_new(ctx: JobContext, mapping: SourceMapping) -> tuple[DataFrame | None, list[str]]:
+def recover_unlogged_batches(ctx: JobContext, state: IngestState, sources: Sequence[str]) -> int:
+    """Delete rows that a crashed run appended to bronze or quarantine without logging them.
+
+    Every append is tagged with its batch id (Delta userMetadata) and the log is written
+    last, so a tagged commit whose batch is not in the log is an unfinished batch.
+    """
+    removed = 0
+    for table in [bronze_table(s) for s in sources] + [QUARANTINE]:
+        orphans = sorted(ctx.lake.commit_tags(table) - state.batches)
+        if orphans:
+            column = "batch_id" if table == QUARANTINE else "_batch_id"
+            ctx.lake.delete(table, f"{column} IN ({', '.join(repr(b) for b in orphans)})")
+            removed += len(orphans)
+    return removed
+
+
+def _read_new(ctx: JobContext, mapping: SourceMapping, state: IngestState) -> DataFrame | None:
     schema = SOURCES[mapping.name]
-    log = _already_ingested(ctx, mapping.name)
     if mapping.format == "delta":
-        last = None
-        if log is not None:
-            last = log.agg(F.max("source_version")).first()[0]
-        delta_slice = read_delta_changes(ctx.spark, mapping, schema, last)
-        return (delta_slice.frame, []) if delta_slice else (None, [])
+        delta_slice = read_delta_changes(ctx.spark, mapping, schema,
+                                         state.last_version.get(mapping.name))
+        return delta_slice.frame if delta_slice else None
     assert mapping.location is not None
-    files = list_landing_files(ctx.spark, mapping.location, FILE_SUFFIXES[mapping.format])
-    if log is not None and files:
-        done = {r[0] for r in log.select("source_file").distinct().collect()}
-        files = [f for f in files if f not in done]
+    done = state.files.get(mapping.name, set())
+    files = [f for f in list_landing_files(ctx.spark, mapping.location, FILE_SUFFIXES[mapping.format])
+             if f not in done]
     if not files:
-        return None, []
+        return None
     reader = read_jsonl if mapping.format == "jsonl" else read_csv
-    return reader(ctx.spark, files, mapping, schema), files
+    return reader(ctx.spark, files, mapping, schema)
 
 
-def ingest_source(ctx: JobContext, mapping: SourceMapping) -> IngestResult:
-    """Ingest what is new for one source; safe to re-run after a failure."""
+def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, batch_id: str,
+                  now: datetime) -> tuple[IngestResult, list[Row]]:
+    """Ingest what is new for one source; returns its result and its ingest-log rows."""
     source = mapping.name
-    raw, files = _read_new(ctx, mapping)
+    raw = _read_new(ctx, mapping, state)
     if raw is None:
-        return IngestResult(source, 0, 0, 0, 0)
+        return IngestResult(source, 0, 0, 0, 0), []
     schema = SOURCES[source]
-    batch_id = uuid.uuid4().hex[:12]
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
     flagged = flag_invalid_records(raw, schema, ctx.config.max_text_chars,
                                    mapping.timestamp_format).cache()
     try:
         per_file = count_by_file(flagged).collect()
-        if files:
-            # rows a crashed earlier batch wrote for these files, before logging them
-            in_files = ", ".join("'" + f.replace("'", "\\'") + "'" for f in files)
-            ctx.lake.delete(bronze_table(source), f"_source_file IN ({in_files})")
-            ctx.lake.delete(QUARANTINE, f"source = '{source}' AND source_file IN ({in_files})")
-        ctx.lake.append(to_bronze(flagged, schema, batch_id, now, mapping.timestamp_format),
-                        bronze_table(source))
-        ctx.lake.append(to_quarantine(flagged, source, batch_id, now), QUARANTINE,
-                        partition_by=["source"])
+        result = IngestResult(
+            source, len(per_file),
+            sum(r["landed"] for r in per_file),
+            sum(r["bronze_rows"] for r in per_file),
+            sum(r["quarantined_rows"] for r in per_file),
+        )
+        if result.bronze:
+            ctx.lake.append(to_bronze(flagged, schema, batch_id, now, mapping.timestamp_format),
+                            bronze_table(source), commit_tag=batch_id)
+        if result.quarantined:
+            ctx.lake.append(to_quarantine(flagged, source, batch_id, now), QUARANTINE,
+                            partition_by=["source"], commit_tag=batch_id)
     finally:
         flagged.unpersist()
     log_rows = [Row(source, r["_source_file"], r["_source_version"], batch_id, r["landed"],
                     r["bronze_rows"], r["quarantined_rows"], now) for r in per_file]
-    ctx.lake.append(ctx.spark.createDataFrame(log_rows, LOG_SCHEMA), INGEST_LOG)
-    return IngestResult(
-        source, len(per_file),
-        sum(r["landed"] for r in per_file),
-        sum(r["bronze_rows"] for r in per_file),
-        sum(r["quarantined_rows"] for r in per_file),
-    )
+    return result, log_rows
 
 
 def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[IngestResult]:
-    """Ingest every configured source (or the named ones)."""
+    """Ingest every configured source (or the named ones) as one logged batch."""
     mappings = load_source_mappings(ctx.config)
     names = list(sources) if sources else list(mappings)
     unknown = [n for n in names if n not in mappings]
     if unknown:
         raise LookupError(f"no mapping for sources {unknown} in {ctx.config.sources_mapping_file}")
-    return [ingest_source(ctx, mappings[name]) for name in names]
+    state = IngestState.read(ctx)
+    recovered = recover_unlogged_batches(ctx, state, list(mappings))
+    if recovered:
+        print(f"removed rows of {recovered} unfinished earlier batch(es) before ingesting")
+    batch_id = uuid.uuid4().hex[:12]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    results, log_rows = [], []
+    for name in names:
+        result, rows = ingest_source(ctx, mappings[name], state, batch_id, now)
+        results.append(result)
+        log_rows += rows
+    if log_rows:  # the commit point: only logged batches count as ingested
+        ctx.lake.append(ctx.spark.createDataFrame(log_rows, LOG_SCHEMA), INGEST_LOG)
+    return results
 
 
 def format_results(results: Sequence[IngestResult]) -> str:

@@ -82,9 +82,13 @@ class Lake:
         return int(last.select("version").first()[0])
 
     # -- writes ------------------------------------------------------------------------------
-    def append(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> None:
-        """Append rows (bronze is append-only)."""
+    def append(self, df: DataFrame, table: str, partition_by: Sequence[str] = (),
+               commit_tag: str | None = None) -> None:
+        """Append rows (bronze is append-only); ``commit_tag`` is stored in the Delta commit's
+        userMetadata so a batch's commits can be found again (see `commit_tags`)."""
         writer = df.write.format("delta").mode("append")
+        if commit_tag:
+            writer = writer.option("userMetadata", commit_tag)
         if partition_by and not self.exists(table):
             writer = writer.partitionBy(*partition_by)
         writer.save(self.location(table))
@@ -122,6 +126,13 @@ class Lake:
         (DeltaTable.forPath(self.spark, self.location(table)).alias("t")
          .merge(df.alias("s"), condition)
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+
+    def commit_tags(self, table: str, last: int = 50) -> set[str]:
+        """The commit tags (userMetadata) of the table's last ``last`` commits."""
+        if not self.exists(table):
+            return set()
+        history = DeltaTable.forPath(self.spark, self.location(table)).history(last)
+        return {r[0] for r in history.select("userMetadata").collect() if r[0]}
 
     def delete(self, table: str, condition: str) -> None:
         """Delete rows matching a SQL condition (no-op when the table does not exist)."""

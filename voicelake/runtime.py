@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import SparkSession
 
@@ -50,6 +50,18 @@ def add_date_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=parse_date, help="process this day only (YYYY-MM-DD)")
     parser.add_argument("--since", type=parse_date, help="process days from this one on")
     parser.add_argument("--until", type=parse_date, help="last day with --since (inclusive)")
+
+
+def covered_dates(day: date | None, since: date | None, until: date | None,
+                  latest: Callable[[], date | None]) -> list[date] | None:
+    """The days a run covers: ``[day]``, ``since..until`` (``until`` defaults to the latest
+    day with data, asked only then), or None for every day present (a full rebuild)."""
+    if day:
+        return [day]
+    if since:
+        last = until or latest() or since
+        return [since + timedelta(days=i) for i in range((last - since).days + 1)]
+    return None
 
 
 @contextmanager

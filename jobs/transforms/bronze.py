@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from voicelake.schemas import SourceSchema
 
-REPLACEMENT_CHAR = "\ufffd"  # what Spark decodes invalid UTF-8 bytes to
+REPLACEMENT_CHAR = "\ufffd"  # what decoders put in place of invalid bytes (CSV reader)
 
 
 def parse_timestamp(col: Column, timestamp_format: str | None) -> Column:
@@ -47,7 +47,8 @@ def flag_invalid_records(
     """
     checks: list[Column] = [
         F.col("_parse_error"),
-        F.when(F.instr(F.col("_raw"), REPLACEMENT_CHAR) > 0, F.lit("invalid_utf8")),
+        F.when(~F.is_valid_utf8(F.col("_raw")) | (F.instr(F.col("_raw"), REPLACEMENT_CHAR) > 0),
+               F.lit("invalid_utf8")),
     ]
     for field in schema.fields:
         if field.required:

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ def build_world(settings: GeneratorSettings) -> World:
                    "Pulse Thermostat": int(days * 0.7), "Orbit Cloud": int(days * 0.5)}
     incident_day = min(days - 1, int(days * 0.6))
     incident_start = datetime.combine(settings.start + timedelta(days=incident_day),
-                                      datetime.min.time(), timezone.utc) + timedelta(hours=9, minutes=40)
+                                      datetime.min.time(), UTC) + timedelta(hours=9, minutes=40)
     emerging_day = int(days * 0.5)
     start = settings.start
     scenarios = {
@@ -310,7 +310,7 @@ def generate_day(world: World, day_index: int) -> tuple[dict[str, int], dict[str
     s = world.settings
     rng = random.Random(f"{s.seed}:{day_index}")
     day = s.start + timedelta(days=day_index)
-    midnight = datetime.combine(day, datetime.min.time(), timezone.utc)
+    midnight = datetime.combine(day, datetime.min.time(), UTC)
     out = DayWriter(rng, s.malformed_rate, s.max_text_chars)
     sc = world.scenarios
 

@@ -259,8 +259,10 @@ AGENT_ACTIONS: dict[str, list[str]] = {
                "That's great to hear, enjoy it!"],
     "outage": ["We are aware of the outage and our engineers are working on it.",
                "Service is being restored, thanks for bearing with us."],
-    "wifi_drops_after_update": ["We're aware of the wifi issue in {version}; please roll back under Settings > Firmware.",
-                                "A fix for {version} is in testing; meanwhile disabling band steering helps."],
+    "wifi_drops_after_update": [
+        "We're aware of the wifi issue in {version}; please roll back under Settings > Firmware.",
+        "A fix for {version} is in testing; meanwhile disabling band steering helps.",
+    ],
     "login_loop": ["Please clear the app data and log in again; we're fixing the loop.",
                    "I've reset your session on our side, please try once more."],
 }

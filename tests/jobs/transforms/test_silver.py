@@ -1,0 +1,131 @@
+from datetime import date, datetime
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
+from pyspark.testing import assertDataFrameEqual
+
+from jobs.transforms.silver import (
+    build_silver_conversations,
+    build_silver_messages,
+    detect_language,
+    latest_records,
+    normalise_role,
+    redact_pii,
+    unify_messages,
+)
+from voicelake.schemas import SOURCES, SPARK_TYPES
+
+KEY = b"test-key"
+
+
+def source_frame(spark: SparkSession, source: str, rows: list[dict]) -> DataFrame:
+    """Bronze-shaped rows of a source: typed canonical columns, missing ones NULL."""
+    schema = SOURCES[source]
+    fields = [StructField(f.name, SPARK_TYPES[f.type]) for f in schema.fields]
+    fields += [StructField("_ingested_at", SPARK_TYPES["timestamp"]),
+               StructField("_source_file", SPARK_TYPES["string"])]
+    data = [tuple(r.get(f.name) for f in fields) for r in rows]
+    return spark.createDataFrame(data, StructType(fields))
+
+
+def sources(spark: SparkSession, **given: list[dict]) -> dict[str, DataFrame]:
+    return {name: source_frame(spark, name, given.get(name, [])) for name in SOURCES}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mail me at anna.keller7@example.com please", "mail me at [EMAIL] please"),
+    ("call +49 30 1234567 now", "call [PHONE] now"),
+    ("or (555) 123-4567", "or [PHONE]"),
+    ("card 4539 1488 0343 6467 charged", "card [CARD] charged"),
+    ("card 4539148803436467", "card [CARD]"),
+    ("IBAN DE89 3704 0044 0532 0130 00 thanks", "IBAN [IBAN] thanks"),
+    ("order 123456 from 2026-01-03 at 10:30", "order 123456 from 2026-01-03 at 10:30"),
+    ("version 3.2 costs 49.99", "version 3.2 costs 49.99"),
+])
+def test_redact_pii(spark: SparkSession, text: str, expected: str) -> None:
+    df = spark.createDataFrame([(text,)], "t string")
+    assert df.select(redact_pii(F.col("t"))).first()[0] == expected
+
+
+def test_normalise_role(spark: SparkSession) -> None:
+    df = spark.createDataFrame([(r,) for r in ["Customer", " agent ", "BOT", "Requester", "other"]],
+                               "r string")
+    assert [r[0] for r in df.select(normalise_role(F.col("r"))).collect()] == [
+        "customer", "agent", "bot", "customer", "other"]
+
+
+def test_detect_language(spark: SparkSession) -> None:
+    texts = ["The router is not working and I want my money back",
+             "Der Router funktioniert nicht und ich bin sauer",
+             "Je ne peux pas me connecter, merci pour votre aide",
+             "🙂🙂", None]
+    df = spark.createDataFrame([(t,) for t in texts], "t string")
+    assert [r[0] for r in df.select(detect_language(F.col("t"))).collect()] == [
+        "en", "de", "fr", "und", "und"]
+
+
+def test_latest_records_keeps_the_newest_ingested_version(spark: SparkSession) -> None:
+    rows = [{"ticket_id": "T1", "status": "open", "_ingested_at": datetime(2026, 1, 1), "_source_file": "a"},
+            {"ticket_id": "T1", "status": "solved", "_ingested_at": datetime(2026, 1, 2), "_source_file": "b"},
+            {"ticket_id": "T2", "status": "open", "_ingested_at": datetime(2026, 1, 1), "_source_file": "a"}]
+    df = latest_records(source_frame(spark, "tickets", rows), "ticket_id")
+    assertDataFrameEqual(df.select("ticket_id", "status"), [("T1", "solved"), ("T2", "open")])
+
+
+def t(hour: int, minute: int = 0, day: int = 5) -> datetime:
+    return datetime(2026, 1, day, hour, minute)
+
+
+def test_chat_and_ticket_become_messages_and_conversations(spark: SparkSession) -> None:
+    given = sources(
+        spark,
+        chat_messages=[
+            {"message_id": "m1", "chat_id": "c1", "customer_id": "C1", "author_role": "customer",
+             "sent_at": t(10), "text": "Hi, reach me at bob@example.com", "queue": "billing",
+             "product": "Atlas App", "product_version": "5.0"},
+            {"message_id": "m2", "chat_id": "c1", "customer_id": "C1", "author_role": "bot",
+             "sent_at": t(10, 1), "text": "Connecting you", "product": "Atlas App"},
+            {"message_id": "m3", "chat_id": "c1", "customer_id": "C1", "agent_id": "A1",
+             "author_role": "agent", "sent_at": t(10, 12), "text": "Hello Bob", "product": "Atlas App"},
+        ],
+        tickets=[{"ticket_id": "T1", "customer_id": "C2", "description": "Broken", "queue": "technical",
+                  "product": "Nimbus Router", "agent_id": "A2", "created_at": t(9),
+                  "first_response_at": t(11), "resolved_at": t(15), "sla_minutes": 60, "csat": 2}],
+        ticket_comments=[{"comment_id": "k1", "ticket_id": "T1", "author_role": "agent",
+                          "author_id": "A2", "created_at": t(11), "body": "On it"}],
+        surveys=[{"response_id": "S1", "customer_id": "C3", "survey_type": "nps", "score": 10,
+                  "verbatim": "", "product": "Atlas App", "responded_at": t(12)}],
+    )
+    unified = unify_messages(given)
+    messages = build_silver_messages(unified, KEY)
+    assertDataFrameEqual(
+        messages.select("message_id", "conversation_id", "channel", "author_role", "text", "sent_date"),
+        [("chat:m1", "chat:c1", "chat", "customer", "Hi, reach me at [EMAIL]", date(2026, 1, 5)),
+         ("chat:m2", "chat:c1", "chat", "bot", "Connecting you", date(2026, 1, 5)),
+         ("chat:m3", "chat:c1", "chat", "agent", "Hello Bob", date(2026, 1, 5)),
+         ("ticket:T1:description", "ticket:T1", "ticket", "customer", "Broken", date(2026, 1, 5)),
+         ("ticket:k1", "ticket:T1", "ticket", "agent", "On it", date(2026, 1, 5))])
+    keys = {r["message_id"]: r for r in messages.collect()}
+    assert keys["chat:m1"]["customer_key"] == keys["chat:m3"]["customer_key"] != "C1"
+    assert keys["chat:m1"]["agent_key"] is None and len(keys["chat:m3"]["agent_key"]) == 32
+
+    conversations = build_silver_conversations(unified, given["tickets"], given["surveys"],
+                                               {"chat": 5, "ticket": 480}, KEY)
+    assertDataFrameEqual(
+        conversations.select("conversation_id", "channel", "queue", "opened_at", "first_response_minutes",
+                             "resolution_minutes", "sla_target_minutes", "sla_breached", "csat",
+                             "nps_score", "message_count", "customer_message_count"),
+        [("chat:c1", "chat", "billing", t(10), 12.0, 12.0, 5, True, None, None, 3, 1),
+         ("ticket:T1", "ticket", "technical", t(9), 120.0, 360.0, 60, True, 2.0, None, 2, 1),
+         ("survey:S1", "survey", None, t(12), None, None, None, None, None, 10, 0, 0)])
+
+
+def test_pseudonyms_depend_on_the_key(spark: SparkSession) -> None:
+    given = sources(spark, reviews=[{"review_id": "R1", "customer_id": "C1", "product": "P",
+                                     "rating": 5, "body": "Great", "created_at": t(9)}])
+    unified = unify_messages(given)
+    a = build_silver_messages(unified, b"key-a").first()["customer_key"]
+    b = build_silver_messages(unified, b"key-b").first()["customer_key"]
+    assert a != b and "C1" not in a

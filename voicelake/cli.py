@@ -1,0 +1,225 @@
+"""The ``voicelake`` command line.
+
+Each pipeline step is a job module with ``main(argv)``; the CLI dispatches to it, so
+``voicelake ingest`` and ``spark-submit jobs/ingest.py`` run the same code. ``voicelake
+run`` chains the steps in one Spark session for a quick local demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from voicelake.config import ConfigError, load_config
+
+JOB_COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest": ("jobs.ingest", "ingest new landing files / Delta versions into bronze"),
+    "build-silver": ("jobs.build_silver", "build silver.messages and silver.conversations"),
+    "build-gold": ("jobs.build_gold", "build the gold marts (gold.service_daily)"),
+}
+LOCAL_COMMANDS: dict[str, str] = {
+    "generate": "write a seeded synthetic support history into the landing zone",
+    "sql": "run a Spark SQL query against the lake and print the result",
+    "tables": "list every table with its row count and Delta version",
+    "run": "generate a sample history, ingest, build silver and gold, print the tables",
+}
+
+
+# -- output --------------------------------------------------------------------------------
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Render rows as an aligned text table, CSV or JSON Lines."""
+    if fmt == "json":
+        return "\n".join(json.dumps(dict(zip(columns, r, strict=True)), default=str) for r in rows)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if v is None else v for v in r] for r in rows)
+        return buf.getvalue().rstrip("\n")
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "NULL"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    text = [[cell(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in text]
+    return "\n".join(out)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def _generate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voicelake generate", description=LOCAL_COMMANDS["generate"])
+    p.add_argument("--env", default=None, help="configuration overlay (default: $VOICELAKE_ENV or local)")
+    p.add_argument("--days", type=int, default=28, help="days of history (default 28)")
+    p.add_argument("--customers", type=int, default=1000, help="customers (default 1000)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--start", type=date.fromisoformat, default=None,
+                   help="first day (YYYY-MM-DD; default generator.start_date from config)")
+    p.add_argument("--malformed-rate", type=float, default=0.002,
+                   help="share of records written malformed, to exercise quarantine (default 0.002)")
+    p.add_argument("--landing", default=None, help="landing zone folder (default lake.landing)")
+    p.add_argument("--answers", default=None,
+                   help="ground-truth answer file (default <home>/generator/answers.json)")
+    return p
+
+
+def cmd_generate(argv: Sequence[str]) -> int:
+    from voicelake.generator import GeneratorSettings, generate_history
+
+    args = _generate_parser().parse_args(argv)
+    if args.days < 1 or args.customers < 1:
+        raise ValueError("--days and --customers must be at least 1")
+    config = load_config(args.env)
+    landing = args.landing or config.lake.landing
+    if "://" in landing:
+        raise ValueError("the generator writes to a local folder; copy its output to object storage")
+    settings = GeneratorSettings(
+        days=args.days, customers=args.customers, seed=args.seed,
+        start=args.start or date.fromisoformat(config.generator_start_date),
+        landing=Path(landing),
+        answers=Path(args.answers or f"{config.home}/generator/answers.json"),
+        malformed_rate=args.malformed_rate, max_text_chars=config.max_text_chars)
+    summary = generate_history(settings)
+    print(f"generated {summary['messages']} messages, {sum(summary['records'].values())} records "
+          f"over {summary['days']} days ({summary['start']} .. {summary['end']}) "
+          f"in {summary['seconds']}s")
+    print(format_rows(["source", "records", "malformed"],
+                      [(s, n, sum(summary["malformed"].get(s, {}).values()))
+                       for s, n in sorted(summary["records"].items())], "table"))
+    print(f"landing zone: {summary['landing']}\nanswer file:  {summary['answers_file']}")
+    return 0
+
+
+def cmd_sql(argv: Sequence[str]) -> int:
+    from voicelake.runtime import open_lake
+
+    p = argparse.ArgumentParser(prog="voicelake sql", description=LOCAL_COMMANDS["sql"])
+    p.add_argument("query", help='e.g. "select * from gold.service_daily limit 5"')
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--max-rows", type=int, default=1000, help="print at most this many rows")
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    with open_lake(args.env) as ctx:
+        df = ctx.spark.sql(args.query)
+        rows = [tuple(r) for r in df.limit(args.max_rows + 1).collect()]
+    print(format_rows(df.columns, rows[: args.max_rows], args.format))
+    if args.format == "table":
+        more = " (more rows not shown; raise --max-rows)" if len(rows) > args.max_rows else ""
+        print(f"({min(len(rows), args.max_rows)} rows){more}", file=sys.stderr)
+    return 0
+
+
+def print_tables(ctx: Any) -> None:
+    infos = ctx.lake.tables()
+    print(format_rows(["table", "rows", "version", "location"],
+                      [(t.name, t.rows, t.version, t.location) for t in infos], "table"))
+
+
+def cmd_tables(argv: Sequence[str]) -> int:
+    from voicelake.runtime import open_lake
+
+    p = argparse.ArgumentParser(prog="voicelake tables", description=LOCAL_COMMANDS["tables"])
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    with open_lake(args.env) as ctx:
+        print_tables(ctx)
+    return 0
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    """The whole local pipeline in one Spark session."""
+    from jobs.build_gold import build_gold
+    from jobs.build_silver import build_silver
+    from jobs.ingest import format_results, ingest
+    from voicelake.runtime import open_lake
+
+    p = _generate_parser()
+    p.prog, p.description = "voicelake run", LOCAL_COMMANDS["run"]
+    args = p.parse_args(argv)
+    gen_argv = [a for a in argv]
+    step = _stepper()
+    with step("generate"):
+        cmd_generate(gen_argv)
+    with open_lake(args.env) as ctx:
+        with step("ingest"):
+            print(format_results(ingest(ctx)))
+        with step("build-silver"):
+            s = build_silver(ctx)
+            print(f"silver: {s.messages} messages, {s.conversations} conversations, {len(s.dates)} days")
+        with step("build-gold"):
+            for table, rows in build_gold(ctx).items():
+                print(f"{table}: {rows} rows")
+        with step("tables"):
+            print_tables(ctx)
+    print('\ntry: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
+    return 0
+
+
+def _stepper() -> Callable[[str], Any]:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def step(name: str):  # type: ignore[no-untyped-def]
+        print(f"\n== {name}")
+        t0 = time.perf_counter()
+        yield
+        print(f"-- {name}: {time.perf_counter() - t0:.1f}s")
+
+    return step
+
+
+LOCAL_HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
+    "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run,
+}
+
+
+def _usage() -> str:
+    lines = ["usage: voicelake <command> [options]   (voicelake <command> --help for details)", "",
+             "commands:"]
+    for name, (_, text) in JOB_COMMANDS.items():
+        lines.append(f"  {name:<14} {text}")
+    for name, text in LOCAL_COMMANDS.items():
+        lines.append(f"  {name:<14} {text}")
+    lines.append("\nenvironment: VOICELAKE_ENV (overlay, default local), VOICELAKE_HOME (local home)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``voicelake`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command in JOB_COMMANDS:
+        module = importlib.import_module(JOB_COMMANDS[command][0])
+        return int(module.main(rest))
+    if command not in LOCAL_HANDLERS:
+        print(f"voicelake: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        return LOCAL_HANDLERS[command](rest)
+    except (ConfigError, ValueError, LookupError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
