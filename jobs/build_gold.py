@@ -37,11 +37,9 @@ def build_gold(ctx: JobContext, day: date | None = None, since: date | None = No
     service = build_service_daily(conversations, messages)
     if dates is None:
         ctx.lake.overwrite(service, GOLD_SERVICE_DAILY, partition_by=["date"])
-        written = ctx.lake.read(GOLD_SERVICE_DAILY).count()
     else:
         ctx.lake.replace_partitions(service, GOLD_SERVICE_DAILY, "date", dates)
-        written = ctx.lake.read(GOLD_SERVICE_DAILY).where(F.col("date").isin(dates)).count()
-    return {GOLD_SERVICE_DAILY: written}
+    return {GOLD_SERVICE_DAILY: ctx.lake.rows_written(GOLD_SERVICE_DAILY)}
 
 
 def _main(argv: Sequence[str] | None) -> int:

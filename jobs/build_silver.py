@@ -88,15 +88,13 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
             conversations = conversations.where(F.col("opened_date").isin(dates))
             ctx.lake.replace_partitions(messages, SILVER_MESSAGES, "sent_date", dates)
             ctx.lake.replace_partitions(conversations, SILVER_CONVERSATIONS, "opened_date", dates)
+        n_messages = ctx.lake.rows_written(SILVER_MESSAGES)
+        n_conversations = ctx.lake.rows_written(SILVER_CONVERSATIONS)
+        built_dates = dates or sorted(
+            r[0] for r in unified.select(F.to_date("sent_at")).distinct().collect() if r[0])
     finally:
         unified.unpersist()
-    written_m = ctx.lake.read(SILVER_MESSAGES)
-    written_c = ctx.lake.read(SILVER_CONVERSATIONS)
-    if dates is not None:
-        written_m = written_m.where(F.col("sent_date").isin(dates))
-        written_c = written_c.where(F.col("opened_date").isin(dates))
-    built_dates = dates or sorted(r[0] for r in written_m.select("sent_date").distinct().collect())
-    return SilverResult(built_dates, written_m.count(), written_c.count())
+    return SilverResult(built_dates, n_messages, n_conversations)
 
 
 def _main(argv: Sequence[str] | None) -> int:

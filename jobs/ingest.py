@@ -30,6 +30,8 @@ from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import INGEST_LOG, QUARANTINE, SOURCES, bronze_table
 from voicelake.sources import SourceMapping, load_source_mappings
 
+QUARANTINE_SCHEMA = ("source string, raw_record string, source_file string, source_version long, "
+                     "reason string, batch_id string, ingested_at timestamp")
 LOG_SCHEMA = ("source string, source_file string, source_version long, batch_id string, "
               "landed long, bronze_rows long, quarantined_rows long, ingested_at timestamp")
 
@@ -141,6 +143,9 @@ def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[Ingest
     unknown = [n for n in names if n not in mappings]
     if unknown:
         raise LookupError(f"no mapping for sources {unknown} in {ctx.config.sources_mapping_file}")
+    if not ctx.lake.exists(QUARANTINE):  # always present for BI, even before a bad record
+        empty = ctx.spark.createDataFrame([], QUARANTINE_SCHEMA)
+        ctx.lake.append(empty, QUARANTINE, partition_by=["source"])
     state = IngestState.read(ctx)
     recovered = recover_unlogged_batches(ctx, state, list(mappings))
     if recovered:

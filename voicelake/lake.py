@@ -86,6 +86,8 @@ class Lake:
                commit_tag: str | None = None) -> None:
         """Append rows (bronze is append-only); ``commit_tag`` is stored in the Delta commit's
         userMetadata so a batch's commits can be found again (see `commit_tags`)."""
+        if partition_by:
+            df = df.repartition(*partition_by)  # one file per partition value, not per task
         writer = df.write.format("delta").mode("append")
         if commit_tag:
             writer = writer.option("userMetadata", commit_tag)
@@ -96,6 +98,8 @@ class Lake:
 
     def overwrite(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> None:
         """Replace the whole table's content (a new Delta version; history is kept)."""
+        if partition_by:
+            df = df.repartition(*partition_by)
         writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
@@ -113,7 +117,7 @@ class Lake:
         if not values:
             return
         condition = f"`{column}` IN ({', '.join(_sql_literal(v) for v in values)})"
-        (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+        (df.repartition(column).write.format("delta").mode("overwrite").option("replaceWhere", condition)
          .save(self.location(table)))
         self.register(table)
 
@@ -126,6 +130,12 @@ class Lake:
         (DeltaTable.forPath(self.spark, self.location(table)).alias("t")
          .merge(df.alias("s"), condition)
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+
+    def rows_written(self, table: str) -> int:
+        """Rows the table's latest commit wrote (from Delta's commit metrics, no scan)."""
+        last = DeltaTable.forPath(self.spark, self.location(table)).history(1).first()
+        metrics = (last["operationMetrics"] or {}) if last else {}
+        return int(metrics.get("numOutputRows", 0))
 
     def commit_tags(self, table: str, last: int = 50) -> set[str]:
         """The commit tags (userMetadata) of the table's last ``last`` commits."""

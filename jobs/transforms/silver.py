@@ -9,13 +9,10 @@ records. PII is redacted from text and identifiers are pseudonymised with a keye
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType
 
 # Unified message shape before PII handling (ids still raw).
 UNIFIED_COLUMNS = ("message_id", "conversation_id", "channel", "source_system", "customer_id",
@@ -90,15 +87,24 @@ def detect_language(col: Column) -> Column:
     return result
 
 
-def pseudonymiser(key: bytes):  # type: ignore[no-untyped-def]
-    """A vectorised UDF: HMAC-SHA256(key, id) as 32 hex chars; NULL stays NULL."""
+def hmac_sha256(col: Column, key: bytes) -> Column:
+    """HMAC-SHA256(key, col) as 32 hex chars, computed natively by Spark (no Python UDF).
 
-    @F.pandas_udf(StringType())  # type: ignore[call-overload]
-    def pseudonymise(ids: pd.Series) -> pd.Series:
-        return ids.map(lambda v: None if v is None or v != v else
-                       hmac.new(key, str(v).encode("utf-8"), hashlib.sha256).hexdigest()[:32])
+    HMAC(K, m) = H((K' xor opad) || H((K' xor ipad) || m)), K' the key padded to the
+    64-byte block (hashed first when longer); both padded keys are constants here.
+    """
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner_key = bytes(b ^ 0x36 for b in key)
+    outer_key = bytes(b ^ 0x5C for b in key)
+    inner = F.unhex(F.sha2(F.concat(F.lit(inner_key), col.cast("string").cast("binary")), 256))
+    return F.substring(F.sha2(F.concat(F.lit(outer_key), inner), 256), 1, 32)
 
-    return pseudonymise
+
+def pseudonymiser(key: bytes) -> Callable[[Column], Column]:
+    """A function mapping an id column to its pseudonym (NULL stays NULL)."""
+    return lambda col: F.when(col.isNotNull(), hmac_sha256(col, key))
 
 
 def _message(df: DataFrame, *, message_id: Column, conversation_id: Column, channel: str,

@@ -129,3 +129,16 @@ def test_pseudonyms_depend_on_the_key(spark: SparkSession) -> None:
     a = build_silver_messages(unified, b"key-a").first()["customer_key"]
     b = build_silver_messages(unified, b"key-b").first()["customer_key"]
     assert a != b and "C1" not in a
+
+
+def test_native_hmac_matches_python_hmac(spark: SparkSession) -> None:
+    import hashlib
+    import hmac
+
+    from jobs.transforms.silver import hmac_sha256
+
+    ids = ["C0000001", "Ünïcödé-id", ""]
+    for key in (b"short", b"k" * 64, b"a-key-longer-than-the-sha256-block-size-" * 3):
+        df = spark.createDataFrame([(i,) for i in ids], "id string")
+        got = [r[0] for r in df.select(hmac_sha256(F.col("id"), key)).collect()]
+        assert got == [hmac.new(key, i.encode(), hashlib.sha256).hexdigest()[:32] for i in ids]
