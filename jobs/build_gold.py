@@ -1,4 +1,5 @@
-"""Build the gold marts BI analysts query (for now gold.service_daily) from silver.
+"""Build the gold marts BI analysts query from silver: gold.service_daily, and
+gold.emotion_daily once silver.message_emotions exists.
 
 Partition-scoped by ``date``: re-running a date replaces that date.
 
@@ -13,7 +14,7 @@ from datetime import date
 
 from pyspark.sql import functions as F
 
-from jobs.transforms.gold import build_service_daily
+from jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.runtime import (
     JobContext,
     add_date_arguments,
@@ -22,7 +23,13 @@ from voicelake.runtime import (
     open_lake,
     run_job,
 )
-from voicelake.schemas import GOLD_SERVICE_DAILY, SILVER_CONVERSATIONS, SILVER_MESSAGES
+from voicelake.schemas import (
+    GOLD_EMOTION_DAILY,
+    GOLD_SERVICE_DAILY,
+    SILVER_CONVERSATIONS,
+    SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGES,
+)
 
 
 def build_gold(ctx: JobContext, day: date | None = None, since: date | None = None,
@@ -34,12 +41,17 @@ def build_gold(ctx: JobContext, day: date | None = None, since: date | None = No
     if dates is not None:
         conversations = conversations.where(F.col("opened_date").isin(dates))
         messages = messages.where(F.col("sent_date").isin(dates))
-    service = build_service_daily(conversations, messages)
-    if dates is None:
-        ctx.lake.overwrite(service, GOLD_SERVICE_DAILY, partition_by=["date"])
-    else:
-        ctx.lake.replace_partitions(service, GOLD_SERVICE_DAILY, "date", dates)
-    return {GOLD_SERVICE_DAILY: ctx.lake.rows_written(GOLD_SERVICE_DAILY)}
+    marts = {GOLD_SERVICE_DAILY: build_service_daily(conversations, messages)}
+    if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
+        marts[GOLD_EMOTION_DAILY] = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
+    written = {}
+    for table, frame in marts.items():
+        if dates is None:
+            ctx.lake.overwrite(frame, table, partition_by=["date"])
+        else:
+            ctx.lake.replace_partitions(frame, table, "date", dates)
+        written[table] = ctx.lake.rows_written(table)
+    return written
 
 
 def _main(argv: Sequence[str] | None) -> int:

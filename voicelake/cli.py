@@ -24,13 +24,19 @@ from voicelake.config import ConfigError, load_config
 JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("jobs.ingest", "ingest new landing files / Delta versions into bronze"),
     "build-silver": ("jobs.build_silver", "build silver.messages and silver.conversations"),
-    "build-gold": ("jobs.build_gold", "build the gold marts (gold.service_daily)"),
+    "build-gold": ("jobs.build_gold", "build the gold marts (service_daily, emotion_daily)"),
+    "import-labels": ("jobs.import_labels", "import human emotion labels into silver.label_feedback"),
+    "train": ("jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
+    "score": ("jobs.score", "score silver.messages with the champion into silver.message_emotions"),
+    "rescore": ("jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
 }
 LOCAL_COMMANDS: dict[str, str] = {
     "generate": "write a seeded synthetic support history into the landing zone",
     "sql": "run a Spark SQL query against the lake and print the result",
     "tables": "list every table with its row count and Delta version",
-    "run": "generate a sample history, ingest, build silver and gold, print the tables",
+    "promote": "move @champion to @challenger if it is better on the same evaluation set",
+    "models": "list registered model versions with aliases and key metrics",
+    "run": "generate a sample history, ingest, build silver, score, build gold, print the tables",
 }
 
 
@@ -148,6 +154,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     from jobs.build_gold import build_gold
     from jobs.build_silver import build_silver
     from jobs.ingest import format_results, ingest
+    from jobs.score import score_messages
     from voicelake.runtime import open_lake
 
     p = _generate_parser()
@@ -163,6 +170,12 @@ def cmd_run(argv: Sequence[str]) -> int:
         with step("build-silver"):
             s = build_silver(ctx)
             print(f"silver: {s.messages} messages, {s.conversations} conversations, {len(s.dates)} days")
+        with step("model"):
+            ensure_champion(ctx)
+        with step("score"):
+            r = score_messages(ctx)
+            print(f"silver.message_emotions: scored {r.scored} messages with {r.model} v{r.version} "
+                  f"({r.skipped} already scored)")
         with step("build-gold"):
             for table, rows in build_gold(ctx).items():
                 print(f"{table}: {rows} rows")
@@ -170,6 +183,25 @@ def cmd_run(argv: Sequence[str]) -> int:
             print_tables(ctx)
     print('\ntry: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
     return 0
+
+
+def ensure_champion(ctx: Any) -> None:
+    """Train and promote a bootstrap model when the registry has no champion yet."""
+    from jobs.train_model import BOOTSTRAP_SETTINGS, train
+    from models.registry import configure_mlflow, promote, version_by_alias
+
+    configure_mlflow(ctx.config)
+    champion = version_by_alias(ctx.config, ctx.config.mlflow.champion_alias)
+    if champion is not None:
+        print(f"champion: {ctx.config.mlflow.model_name} v{champion.version}")
+        return
+    print("no champion yet: training a bootstrap model (voicelake train for the full one)")
+    train(ctx, **BOOTSTRAP_SETTINGS)
+    decision = promote(ctx.config)
+    print(decision.reason)
+    if not decision.promoted:
+        raise RuntimeError("the bootstrap model did not beat its baseline; train a full model with "
+                           "`voicelake train` and promote it with `voicelake promote`")
 
 
 def _stepper() -> Callable[[str], Any]:
@@ -185,8 +217,39 @@ def _stepper() -> Callable[[str], Any]:
     return step
 
 
+def cmd_promote(argv: Sequence[str]) -> int:
+    from models.registry import configure_mlflow, promote
+
+    p = argparse.ArgumentParser(prog="voicelake promote", description=LOCAL_COMMANDS["promote"])
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    config = load_config(args.env)
+    configure_mlflow(config)
+    decision = promote(config)
+    print(f"{config.mlflow.model_name} v{decision.challenger}: {decision.reason}")
+    return 0
+
+
+def cmd_models(argv: Sequence[str]) -> int:
+    from models.registry import configure_mlflow, list_versions
+
+    p = argparse.ArgumentParser(prog="voicelake models", description=LOCAL_COMMANDS["models"])
+    p.add_argument("--env", default=None)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    args = p.parse_args(argv)
+    config = load_config(args.env)
+    configure_mlflow(config)
+    rows = list_versions(config)
+    if not rows:
+        print(f"no versions of {config.mlflow.model_name} yet: run `voicelake train`")
+        return 0
+    print(format_rows(list(rows[0]), [tuple(r.values()) for r in rows], args.format))
+    return 0
+
+
 LOCAL_HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
     "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run,
+    "promote": cmd_promote, "models": cmd_models,
 }
 
 
@@ -209,8 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command in JOB_COMMANDS:
-        module = importlib.import_module(JOB_COMMANDS[command][0])
-        return int(module.main(rest))
+        module_name, _, function = JOB_COMMANDS[command][0].partition(":")
+        module = importlib.import_module(module_name)
+        return int(getattr(module, function or "main")(rest))
     if command not in LOCAL_HANDLERS:
         print(f"voicelake: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2

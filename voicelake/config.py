@@ -61,6 +61,25 @@ class MlflowConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    base_encoder: str
+    max_length: int
+    batch_size: int
+    score_batch_size: int
+    epochs: int
+    learning_rate: float
+    weight_decay: float
+    patience: int
+    max_train_rows: int | None
+    seed: int
+    promotion_margin: float
+    goemotions_dir: str | None
+    hf_dataset: str | None
+    label_feedback: bool
+    heldout_fraction: float
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     home: str
@@ -72,6 +91,7 @@ class Config:
     sla_minutes: Mapping[str, int]
     generator_start_date: str
     mlflow: MlflowConfig
+    model: ModelConfig
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -128,6 +148,21 @@ def _require(section: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in section or section[key] is None and key not in {"master", "jars_dir"}:
         raise ConfigError(f"missing configuration key {where}.{key}")
     return section[key]
+
+
+def _model_config(m: Mapping[str, Any]) -> ModelConfig:
+    d = m.get("data") or {}
+    return ModelConfig(
+        base_encoder=str(m["base_encoder"]), max_length=int(m["max_length"]),
+        batch_size=int(m["batch_size"]), score_batch_size=int(m["score_batch_size"]),
+        epochs=int(m["epochs"]), learning_rate=float(m["learning_rate"]),
+        weight_decay=float(m["weight_decay"]), patience=int(m["patience"]),
+        max_train_rows=None if m.get("max_train_rows") is None else int(m["max_train_rows"]),
+        seed=int(m["seed"]), promotion_margin=float(m["promotion_margin"]),
+        goemotions_dir=d.get("goemotions_dir"), hf_dataset=d.get("hf_dataset"),
+        label_feedback=bool(d.get("label_feedback", True)),
+        heldout_fraction=float(d.get("heldout_fraction", 0.3)),
+    )
 
 
 def load_config(
@@ -187,5 +222,6 @@ def load_config(
         sla_minutes={str(k): int(v) for k, v in data["service"]["sla_minutes"].items()},
         generator_start_date=str(data["generator"]["start_date"]),
         mlflow=MlflowConfig(**{k: str(v) for k, v in mlflow.items()}),
+        model=_model_config(data["model"]),
         raw=data,
     )

@@ -121,15 +121,16 @@ class Lake:
          .save(self.location(table)))
         self.register(table)
 
-    def merge(self, df: DataFrame, table: str, keys: Sequence[str]) -> None:
+    def merge(self, df: DataFrame, table: str, keys: Sequence[str], partition_by: Sequence[str] = ()) -> None:
         """Upsert ``df`` on ``keys``: matching rows are updated, new rows inserted."""
         if not self.exists(table):
-            self.append(df, table)
+            self.append(df, table, partition_by=partition_by)
             return
         condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         (DeltaTable.forPath(self.spark, self.location(table)).alias("t")
          .merge(df.alias("s"), condition)
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        self.register(table)
 
     def rows_written(self, table: str) -> int:
         """Rows the table's latest commit wrote (from Delta's commit metrics, no scan)."""

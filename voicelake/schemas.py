@@ -128,7 +128,10 @@ QUARANTINE = "bronze.quarantine"
 INGEST_LOG = "bronze.ingest_log"
 SILVER_MESSAGES = "silver.messages"
 SILVER_CONVERSATIONS = "silver.conversations"
+SILVER_MESSAGE_EMOTIONS = "silver.message_emotions"
+SILVER_LABEL_FEEDBACK = "silver.label_feedback"
 GOLD_SERVICE_DAILY = "gold.service_daily"
+GOLD_EMOTION_DAILY = "gold.emotion_daily"
 
 
 def bronze_table(source: str) -> str:

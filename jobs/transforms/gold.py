@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 UNKNOWN = "unknown"  # key value for a missing product or channel: gold keys are never NULL
@@ -53,3 +53,17 @@ def build_service_daily(conversations: DataFrame, messages: DataFrame) -> DataFr
         F.coalesce("csat_responses", F.lit(0)).cast("long").alias("csat_responses"),
         "nps", F.coalesce("nps_responses", F.lit(0)).cast("long").alias("nps_responses"),
     )
+
+
+def build_emotion_daily(messages: DataFrame, emotions: DataFrame) -> DataFrame:
+    """gold.emotion_daily: date x channel x product x author_role x label: messages, share of
+    the group's messages, mean valence. Messages not scored yet are left out."""
+    joined = messages.select("message_id", F.col("sent_date").alias("date"), _key("channel"),
+                             _key("product"), _key("author_role")).join(
+        emotions.select("message_id", "label", "valence"), "message_id")
+    counts = joined.groupBy("date", "channel", "product", "author_role", "label").agg(
+        F.count(F.lit(1)).alias("messages"), F.avg("valence").alias("mean_valence"))
+    group = Window.partitionBy("date", "channel", "product", "author_role")
+    return counts.select(
+        "date", "channel", "product", "author_role", "label", "messages",
+        (F.col("messages") / F.sum("messages").over(group)).alias("share"), "mean_valence")

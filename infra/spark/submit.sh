@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Submit one voicelake job with spark-submit to any Spark master.
+#
+#   infra/spark/submit.sh MASTER JOB [job args...]
+#   infra/spark/submit.sh local[2] jobs/build_gold.py --date 2026-01-05
+#   infra/spark/submit.sh spark://127.0.0.1:7077 jobs/ingest.py
+#
+# The project's code travels to the executors as a zip (--py-files), the Delta jars
+# resolved at install time as --jars, and VOICELAKE_ENV / VOICELAKE_HOME to the driver.
+# Extra spark-submit flags go in SPARK_SUBMIT_EXTRA (e.g. "--executor-memory 4g").
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+master="${1:?usage: submit.sh MASTER JOB [args...]}"; job="${2:?usage: submit.sh MASTER JOB [args...]}"; shift 2
+venv="${VOICELAKE_VENV:-$here/.venv}"
+py="$venv/bin/python"
+jars="$("$py" -c 'from voicelake.jars import find_delta_jars; print(",".join(find_delta_jars()))')"
+zip="$here/.voicelake-dist/voicelake.zip"
+mkdir -p "$(dirname "$zip")"
+(cd "$here" && rm -f "$zip" && "$py" -c '
+import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for pkg in ("voicelake", "jobs", "models"):
+        for p in pathlib.Path(pkg).rglob("*"):
+            if p.is_file() and "__pycache__" not in p.parts:
+                z.write(p)
+' "$zip")
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$py}"
+export VOICELAKE_ENV="${VOICELAKE_ENV:-local}"
+exec "$venv/bin/spark-submit" \
+  --master "$master" \
+  --name "voicelake:$(basename "$job" .py)" \
+  --jars "$jars" \
+  --py-files "$zip" \
+  --conf "spark.executorEnv.PYSPARK_PYTHON=$PYSPARK_PYTHON" \
+  --conf "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" \
+  --conf "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog" \
+  ${SPARK_SUBMIT_EXTRA:-} \
+  "$here/$job" "$@"

@@ -1,0 +1,98 @@
+"""Training and evaluation data for the emotion model, mapped onto the taxonomy.
+
+Three kinds of source, all returned as pandas frames with columns
+``text, label, source, group`` (``group`` keeps sentences of one dialogue together when
+splitting):
+
+- public data: GoEmotions (train/dev/test TSVs), multi-label rows reduced to one label;
+- in-domain human labels: rows of ``silver.label_feedback`` (MAIA-format files are
+  imported into it with `parse_maia`);
+- the bootstrap seed set shipped in ``models/seed/support_seed.csv``, so that a machine
+  without any data set can still train a first (weak) model offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from models.taxonomy import Taxonomy
+
+SEED_FILE = Path(__file__).parent / "seed" / "support_seed.csv"
+COLUMNS = ["text", "label", "source", "group"]
+
+
+def stable_fraction(key: str) -> float:
+    """A deterministic number in [0, 1) for a key (for reproducible splits)."""
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+
+
+def frame_hash(df: pd.DataFrame) -> str:
+    """A short content hash of a data set (logged with every training run)."""
+    digest = hashlib.sha256()
+    for text, label in zip(df["text"], df["label"], strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_goemotions(directory: str | Path, split: str, taxonomy: Taxonomy) -> pd.DataFrame:
+    """One GoEmotions split mapped to the taxonomy.
+
+    A row with several labels takes its first label that maps to a non-neutral emotion,
+    else neutral; rows whose labels all fall outside the map are dropped.
+    """
+    directory = Path(directory)
+    names = (directory / "labels.txt").read_text(encoding="utf-8").split()
+    raw = pd.read_csv(directory / f"{split}.tsv", sep="\t", header=None, quoting=3,
+                      names=["text", "ids", "id"], dtype=str, keep_default_na=False)
+    labels = []
+    for ids in raw["ids"]:
+        mapped = [taxonomy.map_label("goemotions", names[int(i)]) for i in ids.split(",") if i != ""]
+        mapped = [m for m in mapped if m]
+        non_neutral = [m for m in mapped if m != "neutral"]
+        labels.append(non_neutral[0] if non_neutral else (mapped[0] if mapped else None))
+    out = pd.DataFrame({"text": raw["text"], "label": labels, "source": f"goemotions:{split}",
+                        "group": raw["id"]})
+    return out[out["label"].notna()].reset_index(drop=True)
+
+
+def parse_maia(path: str | Path, taxonomy: Taxonomy) -> pd.DataFrame:
+    """Sentences of a MAIA-DQE file with their labels: customer sentences (inbound) from
+    the English machine translation ``text_mt``, agent sentences (outbound) from
+    ``text_src``. Columns: text, label, source, group, role, item_id."""
+    path = Path(path)
+    names = (path.parent / "labels.txt").read_text(encoding="utf-8").split()
+    dialogues = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for dialogue in dialogues:
+        for t, turn in enumerate(dialogue["turns"]):
+            inbound = turn.get("floor") == "inbound"
+            texts = turn.get("text_mt" if inbound else "text_src") or []
+            for s, (text, emotion) in enumerate(zip(texts, turn.get("Emotion") or [], strict=False)):
+                if emotion is None or not str(text).strip():
+                    continue
+                label = taxonomy.map_label("maia", names[int(emotion)])
+                if label:
+                    rows.append({"text": str(text).strip(), "label": label, "source": f"maia:{path.stem}",
+                                 "group": dialogue["id"], "role": "customer" if inbound else "agent",
+                                 "item_id": f"{path.stem}:{dialogue['id']}:{t}:{s}"})
+    return pd.DataFrame(rows, columns=COLUMNS + ["role", "item_id"])
+
+
+def load_seed() -> pd.DataFrame:
+    """The bootstrap seed set kept in the repository."""
+    seed = pd.read_csv(SEED_FILE, dtype=str, keep_default_na=False)
+    seed["source"] = "seed"
+    seed["group"] = [f"seed:{i}" for i in range(len(seed))]
+    return seed[COLUMNS]
+
+
+def split_by_group(df: pd.DataFrame, fraction: float, salt: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deterministic split keeping each group on one side: (rest, held-out ``fraction``)."""
+    if df.empty:
+        return df, df
+    held = df["group"].map(lambda g: stable_fraction(f"{salt}:{g}") < fraction)
+    return df[~held].reset_index(drop=True), df[held].reset_index(drop=True)

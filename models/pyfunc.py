@@ -1,0 +1,139 @@
+"""The emotion model as an MLflow pyfunc: a transformers sequence classifier inside.
+
+``predict`` takes a DataFrame with a ``text`` column and returns one row per text with
+``label``, one ``p_<label>`` column per taxonomy label (summing to 1), ``valence`` in
+[-1, 1], ``confidence`` (the top probability) and ``input_status``:
+
+- ``ok``: scored as given;
+- ``truncated``: reached ``max_length`` tokens; only the first ``max_length`` are scored;
+- ``empty``: empty or whitespace-only; not run through the model: label ``neutral``
+  with probability 1, valence 0, confidence 1;
+- ``emoji``: only emoji/symbols; common emoji are spelled out as words first
+  (for example a crying face as "sad"), so they score as the emotion they show.
+
+Non-English text is scored by the same model (silver.messages carries ``language``);
+expect lower confidence there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+EMOJI_WORDS = {
+    "😡": " angry ", "🤬": " furious ", "👎": " bad ", "😤": " annoyed ", "🙄": " annoyed ",
+    "😩": " fed up ", "😞": " disappointed ", "😔": " sad ", "💔": " heartbroken ", "😢": " sad ",
+    "😭": " very sad ", "😟": " worried ", "😰": " anxious ", "😱": " scared ", "🤔": " confused ",
+    "😕": " confused ", "❓": " ? ", "🙏": " thank you ", "👍": " good ", "😊": " happy ",
+    "😀": " happy ", "😃": " happy ", "😄": " happy ", "😁": " happy ", "😍": " love it ",
+    "❤️": " love ", "❤": " love ", "🎉": " great ", "🥳": " great ", "😂": " funny ",
+}
+_EMOJI_RE = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_WORDS, key=len, reverse=True)))
+_WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
+
+
+def prepare_text(text: Any) -> tuple[str, str]:
+    """(text for the model, input_status before truncation)."""
+    if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+        return "", "empty"
+    text = str(text)
+    if not _WORD_RE.search(text):
+        spelled = _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text).strip()
+        return (spelled or text), "emoji"
+    return _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text), "ok"
+
+
+def output_columns(labels: Sequence[str]) -> list[str]:
+    return ["label", *[f"p_{x}" for x in labels], "valence", "confidence", "input_status"]
+
+
+class EmotionClassifier:
+    """Tokenizer + model + taxonomy: batched, length-sorted inference on CPU or GPU."""
+
+    def __init__(self, model_dir: str, labels: Sequence[str], positive: Sequence[str],
+                 negative: Sequence[str], max_length: int = 128, batch_size: int = 64,
+                 device: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.torch = torch
+        self.labels = list(labels)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
+        if self.device == "cuda":
+            self.model = self.model.half()
+        self.pos = [self.labels.index(x) for x in positive]
+        self.neg = [self.labels.index(x) for x in negative]
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(n x labels probabilities, truncated flags) for non-empty texts."""
+        n = len(texts)
+        probs = np.zeros((n, len(self.labels)), dtype=np.float64)
+        truncated = np.zeros(n, dtype=bool)
+        if n == 0:
+            return probs, truncated
+        lengths = [len(t) for t in texts]
+        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: less padding
+        with self.torch.inference_mode():
+            for start in range(0, n, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                batch = [texts[i] for i in idx]
+                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
+                                     return_tensors="pt")
+                # a sequence that fills max_length was (or just fits before being) cut
+                truncated[idx] = (enc["attention_mask"].sum(dim=1) >= self.max_length).numpy()
+                enc = {k: v.to(self.device) for k, v in enc.items()}
+                logits = self.model(**enc).logits.float()
+                p = self.torch.softmax(logits, dim=-1).cpu().numpy().astype(np.float64)
+                probs[idx] = p / p.sum(axis=1, keepdims=True)
+        return probs, truncated
+
+    def predict(self, texts: Sequence[Any]) -> pd.DataFrame:
+        """Scores for each text, in input order."""
+        prepared = [prepare_text(t) for t in texts]
+        status = np.array([s for _, s in prepared], dtype=object)
+        scored = np.flatnonzero(status != "empty")
+        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        probs[status == "empty", self.labels.index("neutral")] = 1.0
+        p, truncated = self.probabilities([prepared[i][0] for i in scored])
+        probs[scored] = p
+        status[scored[truncated]] = "truncated"
+        top = probs.argmax(axis=1)
+        out = pd.DataFrame({"label": [self.labels[i] for i in top]})
+        for j, name in enumerate(self.labels):
+            out[f"p_{name}"] = probs[:, j]
+        out["valence"] = np.clip(probs[:, self.pos].sum(axis=1) - probs[:, self.neg].sum(axis=1), -1.0, 1.0)
+        out["confidence"] = probs.max(axis=1)
+        out["input_status"] = status.astype(str)
+        return out
+
+
+class EmotionModel(mlflow.pyfunc.PythonModel):
+    """MLflow pyfunc wrapper; the artifact ``model_dir`` holds the transformers model."""
+
+    def load_context(self, context: Any) -> None:
+        cfg = context.model_config
+        threads = int(os.environ.get("VOICELAKE_TORCH_THREADS", "0"))
+        if threads > 0:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.classifier = EmotionClassifier(
+            context.artifacts["model_dir"], cfg["labels"], cfg["positive"], cfg["negative"],
+            int(cfg.get("max_length", 128)), int(cfg.get("batch_size", 64)))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        if isinstance(model_input, pd.DataFrame):
+            texts = model_input["text"] if "text" in model_input else model_input.iloc[:, 0]
+        else:
+            texts = pd.Series(model_input)
+        return self.classifier.predict(list(texts))

@@ -1,0 +1,155 @@
+"""MLflow set-up and the registry workflow: champion / challenger aliases and promotion.
+
+Scoring always loads ``models:/<name>@champion``; promotion only moves the alias, and
+only when the challenger beats the champion on the challenger's evaluation set (the
+champion is re-scored on it, so both are judged on the same data) by
+``model.promotion_margin``. The first model must beat its own run's TF-IDF baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicelake.config import Config
+
+
+class NoChampionError(LookupError):
+    """No model version carries the champion alias yet."""
+
+
+def configure_mlflow(config: Config) -> None:
+    """Point MLflow at the configured tracking server / registry and experiment."""
+    import mlflow
+
+    for uri in (config.mlflow.tracking_uri, config.mlflow.registry_uri):
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(config.mlflow.tracking_uri)
+    mlflow.set_registry_uri(config.mlflow.registry_uri)
+    if mlflow.get_experiment_by_name(config.mlflow.experiment) is None:
+        artifacts = config.mlflow.artifact_root
+        if "://" not in artifacts:
+            Path(artifacts).mkdir(parents=True, exist_ok=True)
+            artifacts = Path(artifacts).as_uri()
+        mlflow.create_experiment(config.mlflow.experiment, artifact_location=artifacts)
+    mlflow.set_experiment(config.mlflow.experiment)
+
+
+def model_uri(config: Config, alias: str | None = None) -> str:
+    return f"models:/{config.mlflow.model_name}@{alias or config.mlflow.champion_alias}"
+
+
+def version_by_alias(config: Config, alias: str) -> Any | None:
+    """The model version holding ``alias``, or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(config.mlflow.model_name, alias)
+    except MlflowException:
+        return None
+
+
+def champion_version(config: Config) -> Any:
+    """The champion's model version; a clear error naming `voicelake train` if none."""
+    version = version_by_alias(config, config.mlflow.champion_alias)
+    if version is None:
+        raise NoChampionError(
+            f"no model version of {config.mlflow.model_name!r} has alias "
+            f"@{config.mlflow.champion_alias} in {config.mlflow.registry_uri}. Run `voicelake train` "
+            f"(then `voicelake promote`) to register one.")
+    return version
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    promoted: bool
+    challenger: str
+    champion_before: str | None
+    challenger_score: float
+    reference_score: float
+    reference: str  # "baseline" or "champion vN"
+    reason: str
+
+
+def _eval_score(model: Any, eval_set: Any, labels: list[str]) -> float:
+    from models.train import evaluate_slices
+
+    slices = {name: df for name, df in eval_set.groupby("slice")}
+    return evaluate_slices(lambda xs: list(model.predict(_frame(xs))["label"]), slices, labels)["eval_macro_f1"]
+
+
+def _frame(texts: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"text": texts})
+
+
+def promote(config: Config) -> PromotionDecision:
+    """Move @champion to @challenger when the challenger is better (see module doc)."""
+    import mlflow
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from models.taxonomy import load_taxonomy
+
+    client = MlflowClient()
+    name = config.mlflow.model_name
+    challenger = version_by_alias(config, config.mlflow.challenger_alias)
+    if challenger is None:
+        raise LookupError(f"no @{config.mlflow.challenger_alias} version of {name!r}: run `voicelake train` first")
+    run = client.get_run(challenger.run_id)
+    labels = json.loads(run.data.params.get("labels", "[]"))
+    taxonomy = load_taxonomy()
+    try:
+        taxonomy.check_labels(labels)
+    except ValueError as exc:
+        raise ValueError(f"refusing to promote {name} v{challenger.version}: {exc}") from exc
+    score = float(run.data.metrics["eval_macro_f1"])
+    margin = config.model.promotion_margin
+    champion = version_by_alias(config, config.mlflow.champion_alias)
+    if champion is not None and champion.version == challenger.version:
+        return PromotionDecision(False, challenger.version, champion.version, score, score,
+                                 f"champion v{champion.version}", "challenger is already the champion")
+    if champion is None:
+        reference, ref_name = float(run.data.metrics["baseline_eval_macro_f1"]), "baseline"
+    else:
+        path = mlflow.artifacts.download_artifacts(run_id=challenger.run_id,
+                                                   artifact_path="evaluation/eval_set.parquet")
+        eval_set = pd.read_parquet(path)
+        champion_model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
+        reference, ref_name = _eval_score(champion_model, eval_set, list(taxonomy.labels)), \
+            f"champion v{champion.version}"
+    better = score > reference + margin
+    if better:
+        client.set_registered_model_alias(name, config.mlflow.champion_alias, challenger.version)
+        client.set_model_version_tag(name, challenger.version, "promoted_over", ref_name)
+    reason = (f"eval macro-F1 {score:.4f} vs {ref_name} {reference:.4f} (margin {margin}): "
+              + ("promoted" if better else "kept the current champion"))
+    return PromotionDecision(better, challenger.version, champion.version if champion else None,
+                             score, reference, ref_name, reason)
+
+
+def list_versions(config: Config) -> list[dict[str, Any]]:
+    """Every registered version with aliases and key metrics (newest first)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    rows = []
+    for v in client.search_model_versions(f"name = '{config.mlflow.model_name}'"):
+        metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
+        rows.append({
+            "version": int(v.version), "aliases": ",".join(sorted(v.aliases or [])),
+            "eval_macro_f1": metrics.get("eval_macro_f1"),
+            "baseline_eval_macro_f1": metrics.get("baseline_eval_macro_f1"),
+            "goemotions_test_macro_f1": metrics.get("goemotions_test_macro_f1"),
+            "indomain_heldout_macro_f1": metrics.get("indomain_heldout_macro_f1"),
+            "msgs_per_s": metrics.get("scoring_msgs_per_second"),
+            "run_id": v.run_id,
+        })
+    return sorted(rows, key=lambda r: -r["version"])

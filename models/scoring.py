@@ -1,0 +1,90 @@
+"""The emotion model as a Spark UDF.
+
+`emotion_udf` resolves the champion to a concrete model version on the driver, ships the
+model's files to every executor with ``SparkContext.addFile``, and returns an iterator
+pandas UDF that loads the model once per Python worker (a process-level cache that
+survives across tasks and batches with Spark's worker reuse) and scores each Arrow batch
+length-sorted. Torch uses as many threads as the task has cores (``spark.task.cpus``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
+
+_WORKER_MODELS: dict[str, Any] = {}  # model directory -> loaded pyfunc, one per Python worker
+
+
+def result_schema(labels: list[str]) -> str:
+    probs = ", ".join(f"p_{x} double" for x in labels)
+    return f"label string, {probs}, valence double, confidence double, input_status string"
+
+
+def _load_on_worker(local_name: str, threads: int) -> Any:
+    from pyspark import SparkFiles
+
+    path = SparkFiles.get(local_name)
+    model = _WORKER_MODELS.get(path)
+    if model is None:
+        import mlflow.pyfunc
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        model = mlflow.pyfunc.load_model(path)
+        _WORKER_MODELS[path] = model
+    return model
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    version: str
+    uri: str
+    local_path: str
+    labels: list[str]
+
+
+def resolve_model(model_uri: str) -> ResolvedModel:
+    """Download a registered model (alias or version URI) and read its labels."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    name, _, ref = model_uri[len("models:/"):].partition("@")
+    client = MlflowClient()
+    if ref:
+        mv = client.get_model_version_by_alias(name, ref)
+    else:
+        name, _, number = model_uri[len("models:/"):].partition("/")
+        mv = client.get_model_version(name, number)
+    uri = f"models:/{name}/{mv.version}"
+    local = mlflow.artifacts.download_artifacts(uri)
+    info = mlflow.models.Model.load(os.path.join(local, "MLmodel"))
+    labels = list(info.flavors["python_function"]["config"]["labels"])
+    return ResolvedModel(name, str(mv.version), uri, local, labels)
+
+
+def emotion_udf(spark: SparkSession, model: ResolvedModel):  # type: ignore[no-untyped-def]
+    """A pandas UDF text -> struct(label, p_*, valence, confidence, input_status)."""
+    spark.sparkContext.addFile(model.local_path, recursive=True)
+    local_name = os.path.basename(model.local_path.rstrip("/"))
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    schema = result_schema(model.labels)
+
+    @F.pandas_udf(schema)  # type: ignore[call-overload]
+    def score(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        loaded = _load_on_worker(local_name, threads)
+        for texts in batches:
+            yield loaded.predict(pd.DataFrame({"text": texts}))
+
+    return score
+
+
+def score_column(spark: SparkSession, model: ResolvedModel, text: Column) -> Column:
+    """The UDF applied to a text column."""
+    return emotion_udf(spark, model)(text)
