@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: install run test lint bench clean
+.PHONY: install lock run test lint bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,7 @@ run: install
 
 test: install
 	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 lint: install
@@ -46,6 +47,7 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_generate_ingest.py
+	$(PY) bench/bench_scoring.py
 
 clean:
 	rm -rf .voicelake spark-warehouse metastore_db derby.log

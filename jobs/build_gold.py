@@ -15,6 +15,7 @@ from datetime import date
 from pyspark.sql import functions as F
 
 from jobs.transforms.gold import build_emotion_daily, build_service_daily
+from voicelake.lake import scalar
 from voicelake.runtime import (
     JobContext,
     add_date_arguments,
@@ -37,7 +38,7 @@ def build_gold(ctx: JobContext, day: date | None = None, since: date | None = No
     """Rebuild gold for the dates; returns rows written per table."""
     conversations = ctx.lake.read(SILVER_CONVERSATIONS)
     messages = ctx.lake.read(SILVER_MESSAGES)
-    dates = covered_dates(day, since, until, lambda: messages.agg(F.max("sent_date")).first()[0])
+    dates = covered_dates(day, since, until, lambda: scalar(messages.agg(F.max("sent_date"))))
     if dates is not None:
         conversations = conversations.where(F.col("opened_date").isin(dates))
         messages = messages.where(F.col("sent_date").isin(dates))

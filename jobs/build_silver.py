@@ -24,6 +24,7 @@ from jobs.transforms.silver import (
     latest_records,
     unify_messages,
 )
+from voicelake.lake import scalar
 from voicelake.runtime import (
     JobContext,
     add_date_arguments,
@@ -69,7 +70,7 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
     sources = {name: read_bronze(ctx, name) for name in SOURCES}
     unified = unify_messages(sources)
     dates = covered_dates(day, since, until,
-                          lambda: unified.agg(F.max(F.to_date("sent_at"))).first()[0])
+                          lambda: scalar(unified.agg(F.max(F.to_date("sent_at")))))
     if dates is not None:
         lo = min(dates) - timedelta(days=CONVERSATION_SPAN_DAYS)
         hi = max(dates) + timedelta(days=CONVERSATION_SPAN_DAYS + 1)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from pyspark.sql import functions as F
 
 from models.datasets import parse_maia
 from models.taxonomy import load_taxonomy
@@ -66,8 +67,9 @@ def read_feedback(ctx: JobContext) -> pd.DataFrame | None:
     """silver.label_feedback as training rows (text, label, source, group), or None."""
     if not ctx.lake.exists(SILVER_LABEL_FEEDBACK):
         return None
-    df = ctx.lake.read(SILVER_LABEL_FEEDBACK).select("text", "label", "source", "group_id").toPandas()
-    return df.rename(columns={"group_id": "group"})
+    df: pd.DataFrame = ctx.lake.read(SILVER_LABEL_FEEDBACK).select(
+        "text", "label", "source", F.col("group_id").alias("group")).toPandas()
+    return df
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame
 
 from jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
 from voicelake.landing import (
@@ -106,7 +106,7 @@ def _read_new(ctx: JobContext, mapping: SourceMapping, state: IngestState) -> Da
 
 
 def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, batch_id: str,
-                  now: datetime) -> tuple[IngestResult, list[Row]]:
+                  now: datetime) -> tuple[IngestResult, list[tuple[object, ...]]]:
     """Ingest what is new for one source; returns its result and its ingest-log rows."""
     source = mapping.name
     raw = _read_new(ctx, mapping, state)
@@ -131,8 +131,8 @@ def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, b
                             partition_by=["source"], commit_tag=batch_id)
     finally:
         flagged.unpersist()
-    log_rows = [Row(source, r["_source_file"], r["_source_version"], batch_id, r["landed"],
-                    r["bronze_rows"], r["quarantined_rows"], now) for r in per_file]
+    log_rows: list[tuple[object, ...]] = [(source, r["_source_file"], r["_source_version"], batch_id, r["landed"],
+                 r["bronze_rows"], r["quarantined_rows"], now) for r in per_file]
     return result, log_rows
 
 
@@ -152,7 +152,8 @@ def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[Ingest
         print(f"removed rows of {recovered} unfinished earlier batch(es) before ingesting")
     batch_id = uuid.uuid4().hex[:12]
     now = datetime.now(UTC).replace(tzinfo=None)
-    results, log_rows = [], []
+    results: list[IngestResult] = []
+    log_rows: list[tuple[object, ...]] = []
     for name in names:
         result, rows = ingest_source(ctx, mappings[name], state, batch_id, now)
         results.append(result)

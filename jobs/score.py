@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from models.registry import champion_version, configure_mlflow, model_uri
 from models.scoring import resolve_model, score_column
+from voicelake.lake import scalar
 from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job_parser, open_lake, run_job
 from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 
@@ -42,7 +43,7 @@ def score_messages(ctx: JobContext, day: date | None = None, since: date | None 
         champion_version(ctx.config)  # a clear error naming `voicelake train` when there is none
     model = resolve_model(uri or model_uri(ctx.config))
     messages = ctx.lake.read(SILVER_MESSAGES)
-    dates = covered_dates(day, since, until, lambda: messages.agg(F.max("sent_date")).first()[0])
+    dates = covered_dates(day, since, until, lambda: scalar(messages.agg(F.max("sent_date"))))
     if dates is not None:
         messages = messages.where(F.col("sent_date").isin(dates))
     todo = messages.select("message_id", "sent_date", "text")

@@ -21,7 +21,8 @@ from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 
 def train(ctx: JobContext, **overrides: object) -> TrainResult:
     """Train with the config's model settings, optionally overridden."""
-    settings = replace(ctx.config.model, **{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = replace(ctx.config.model, **given)  # type: ignore[arg-type]
     configure_mlflow(ctx.config)
     feedback = read_feedback(ctx) if settings.label_feedback else None
     return train_and_register(settings, load_taxonomy(), feedback, ctx.config.mlflow.model_name,
@@ -29,7 +30,8 @@ def train(ctx: JobContext, **overrides: object) -> TrainResult:
 
 
 # Small, fast settings for the first model `voicelake run` trains when no champion exists.
-BOOTSTRAP_SETTINGS: dict[str, object] = {"epochs": 4, "max_train_rows": 3000, "patience": 2}
+BOOTSTRAP_SETTINGS: dict[str, object] = {"epochs": 3, "max_train_rows": 3000, "patience": 1,
+                                         "min_steps": 200, "learning_rate": 1e-4}
 
 
 def _main(argv: Sequence[str] | None) -> int:

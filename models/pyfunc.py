@@ -22,9 +22,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 EMOJI_WORDS = {
     "😡": " angry ", "🤬": " furious ", "👎": " bad ", "😤": " annoyed ", "🙄": " annoyed ",
@@ -117,7 +117,7 @@ class EmotionClassifier:
         return out
 
 
-class EmotionModel(mlflow.pyfunc.PythonModel):
+class EmotionModel(PythonModel):
     """MLflow pyfunc wrapper; the artifact ``model_dir`` holds the transformers model."""
 
     def load_context(self, context: Any) -> None:

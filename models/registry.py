@@ -8,6 +8,7 @@ champion is re-scored on it, so both are judged on the same data) by
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from dataclasses import dataclass
@@ -77,6 +78,15 @@ class PromotionDecision:
     reason: str
 
 
+def run_labels(params: dict[str, str]) -> list[str]:
+    """The label list a training run logged (``taxonomy_labels``; older runs: ``labels``)."""
+    raw = params.get("taxonomy_labels") or params.get("labels") or "[]"
+    try:
+        return list(json.loads(raw))
+    except json.JSONDecodeError:
+        return list(ast.literal_eval(raw))
+
+
 def _eval_score(model: Any, eval_set: Any, labels: list[str]) -> float:
     from models.train import evaluate_slices
 
@@ -104,7 +114,7 @@ def promote(config: Config) -> PromotionDecision:
     if challenger is None:
         raise LookupError(f"no @{config.mlflow.challenger_alias} version of {name!r}: run `voicelake train` first")
     run = client.get_run(challenger.run_id)
-    labels = json.loads(run.data.params.get("labels", "[]"))
+    labels = run_labels(run.data.params)
     taxonomy = load_taxonomy()
     try:
         taxonomy.check_labels(labels)
@@ -113,8 +123,8 @@ def promote(config: Config) -> PromotionDecision:
     score = float(run.data.metrics["eval_macro_f1"])
     margin = config.model.promotion_margin
     champion = version_by_alias(config, config.mlflow.champion_alias)
-    if champion is not None and champion.version == challenger.version:
-        return PromotionDecision(False, challenger.version, champion.version, score, score,
+    if champion is not None and str(champion.version) == str(challenger.version):
+        return PromotionDecision(False, str(challenger.version), str(champion.version), score, score,
                                  f"champion v{champion.version}", "challenger is already the champion")
     if champion is None:
         reference, ref_name = float(run.data.metrics["baseline_eval_macro_f1"]), "baseline"
@@ -131,7 +141,7 @@ def promote(config: Config) -> PromotionDecision:
         client.set_model_version_tag(name, challenger.version, "promoted_over", ref_name)
     reason = (f"eval macro-F1 {score:.4f} vs {ref_name} {reference:.4f} (margin {margin}): "
               + ("promoted" if better else "kept the current champion"))
-    return PromotionDecision(better, challenger.version, champion.version if champion else None,
+    return PromotionDecision(better, str(challenger.version), str(champion.version) if champion else None,
                              score, reference, ref_name, reason)
 
 
@@ -141,10 +151,17 @@ def list_versions(config: Config) -> list[dict[str, Any]]:
 
     client = MlflowClient()
     rows = []
-    for v in client.search_model_versions(f"name = '{config.mlflow.model_name}'"):
+    name = config.mlflow.model_name
+    aliases: dict[str, list[str]] = {}
+    try:
+        for alias, version in client.get_registered_model(name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+    except Exception:  # no such model yet
+        return []
+    for v in client.search_model_versions(f"name = '{name}'"):
         metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
         rows.append({
-            "version": int(v.version), "aliases": ",".join(sorted(v.aliases or [])),
+            "version": int(v.version), "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
             "eval_macro_f1": metrics.get("eval_macro_f1"),
             "baseline_eval_macro_f1": metrics.get("baseline_eval_macro_f1"),
             "goemotions_test_macro_f1": metrics.get("goemotions_test_macro_f1"),

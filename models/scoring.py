@@ -73,7 +73,7 @@ def emotion_udf(spark: SparkSession, model: ResolvedModel):  # type: ignore[no-u
     """A pandas UDF text -> struct(label, p_*, valence, confidence, input_status)."""
     spark.sparkContext.addFile(model.local_path, recursive=True)
     local_name = os.path.basename(model.local_path.rstrip("/"))
-    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
     schema = result_schema(model.labels)
 
     @F.pandas_udf(schema)  # type: ignore[call-overload]

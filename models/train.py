@@ -188,25 +188,26 @@ def fine_tune(data: TrainingData, settings: ModelConfig, labels: Sequence[str], 
 
     rng = random.Random(settings.seed)
     steps_per_epoch = math.ceil(len(texts) / settings.batch_size)
+    epochs = max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))
+    min_epochs = math.ceil(settings.min_steps / steps_per_epoch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps_per_epoch * settings.epochs),
-                                                steps_per_epoch * settings.epochs)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps_per_epoch * epochs),
+                                                steps_per_epoch * epochs)
     best, best_epoch, stale, history = -1.0, -1, 0, []
-    for epoch in range(settings.epochs):
+    for epoch in range(epochs):
         model.train()
         t0, total = time.perf_counter(), 0.0
         for batch in _batches(lengths, settings.batch_size, rng):
-            enc = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
-            enc = {k: v.to(device) for k, v in enc.items()}
-            logits = model(**enc).logits
+            padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+            logits = model(**{k: v.to(device) for k, v in padded.items()}).logits
             loss = loss_fn(logits, torch.tensor(y[batch], device=device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-            total += float(loss)
+            total += float(loss.detach())
         dev_f1 = classification_metrics(
             list(data.dev["label"]), predict_labels(model, tokenizer, list(data.dev["text"]), labels,
                                                     settings.max_length, device), labels)["macro_f1"]
@@ -220,7 +221,7 @@ def fine_tune(data: TrainingData, settings: ModelConfig, labels: Sequence[str], 
             tokenizer.save_pretrained(out_dir)
         else:
             stale += 1
-            if stale > settings.patience:
+            if stale > settings.patience and epoch + 1 >= min_epochs:
                 log(f"early stop: no dev gain for {stale} epochs")
                 break
     return {"history": history, "best_epoch": best_epoch, "best_dev_macro_f1": best,
@@ -301,10 +302,11 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
         tmpdir = Path(tmp)
         mlflow.log_params({
             "base_encoder": settings.base_encoder, "max_length": settings.max_length,
-            "batch_size": settings.batch_size, "epochs": settings.epochs,
+            "train_batch_size": settings.batch_size, "epochs": settings.epochs,
             "learning_rate": settings.learning_rate, "weight_decay": settings.weight_decay,
             "patience": settings.patience, "max_train_rows": settings.max_train_rows,
-            "seed": settings.seed, "labels": json.dumps(labels), "class_weighting": "sqrt_inverse_frequency",
+            "min_steps": settings.min_steps,
+            "seed": settings.seed, "taxonomy_labels": json.dumps(labels), "class_weighting": "sqrt_inverse_frequency",
         })
         sources = data.train["source"].str.split(":").str[0].value_counts().to_dict()
         mlflow.log_params({f"train_rows_{k}": v for k, v in sources.items()})
@@ -355,7 +357,7 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
         example = pd.DataFrame({"text": ["Thanks, that fixed it!", "I'm still waiting for my refund."]})
         model_config = {"labels": labels, "positive": list(taxonomy.positive),
                         "negative": list(taxonomy.negative), "max_length": settings.max_length,
-                        "batch_size": settings.score_batch_size}
+                        "batch_size": settings.score_batch_size}  # mlflow also logs these as params
         info = mlflow.pyfunc.log_model(
             name="model", python_model=EmotionModel(), artifacts={"model_dir": str(model_dir)},
             model_config=model_config, input_example=example,

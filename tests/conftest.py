@@ -30,8 +30,7 @@ TEST_SPARK_CONF = {
 
 def make_config(home: Path) -> Config:
     """The local config with every location under ``home`` and test-sized Spark."""
-    config = load_config("local", overrides={"home": str(home), "spark": {"master": "local[2]"}})
-    return config.with_spark_conf(**TEST_SPARK_CONF)
+    return load_config("local", overrides={"home": str(home)}).with_spark_conf(master="local[2]", **TEST_SPARK_CONF)
 
 
 @pytest.fixture(scope="session")

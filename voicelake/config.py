@@ -73,6 +73,7 @@ class ModelConfig:
     max_train_rows: int | None
     seed: int
     promotion_margin: float
+    min_steps: int
     goemotions_dir: str | None
     hf_dataset: str | None
     label_feedback: bool
@@ -98,10 +99,10 @@ class Config:
         """Return a copy whose every location lives under another home (used by tests)."""
         return load_config(self.env, overrides={"home": str(home)})
 
-    def with_spark_conf(self, **conf: str) -> Config:
-        """Return a copy with extra Spark settings."""
+    def with_spark_conf(self, master: str | None = None, **conf: str) -> Config:
+        """Return a copy with extra Spark settings (and another master, if given)."""
         merged = {**self.spark.conf, **conf}
-        return replace(self, spark=replace(self.spark, conf=merged))
+        return replace(self, spark=replace(self.spark, conf=merged, master=master or self.spark.master))
 
 
 def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,6 +160,7 @@ def _model_config(m: Mapping[str, Any]) -> ModelConfig:
         weight_decay=float(m["weight_decay"]), patience=int(m["patience"]),
         max_train_rows=None if m.get("max_train_rows") is None else int(m["max_train_rows"]),
         seed=int(m["seed"]), promotion_margin=float(m["promotion_margin"]),
+        min_steps=int(m.get("min_steps") or 0),
         goemotions_dir=d.get("goemotions_dir"), hf_dataset=d.get("hf_dataset"),
         label_feedback=bool(d.get("label_feedback", True)),
         heldout_fraction=float(d.get("heldout_fraction", 0.3)),
@@ -172,7 +174,7 @@ def load_config(
 ) -> Config:
     """Build the frozen config for ``env`` (default ``$VOICELAKE_ENV`` or ``local``)."""
     env = env or os.environ.get("VOICELAKE_ENV", "local")
-    conf_path = Path(conf_dir or os.environ.get("VOICELAKE_CONF_DIR", DEFAULT_CONF_DIR))
+    conf_path = Path(conf_dir or os.environ.get("VOICELAKE_CONF_DIR") or DEFAULT_CONF_DIR)
     data = _read_yaml(conf_path / "base.yaml")
     overlay_path = conf_path / f"{env}.yaml"
     if not overlay_path.exists():

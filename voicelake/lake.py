@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -25,6 +26,12 @@ class TableInfo:
     location: str
     rows: int
     version: int
+
+
+def scalar(df: DataFrame) -> Any:
+    """The first column of the first row (None for no rows): for one-value aggregates."""
+    row = df.first()
+    return None if row is None else row[0]
 
 
 def _sql_literal(value: object) -> str:
@@ -78,8 +85,7 @@ class Lake:
         """Current Delta version, or None when the table does not exist."""
         if not self.exists(table):
             return None
-        last = DeltaTable.forPath(self.spark, self.location(table)).history(1)
-        return int(last.select("version").first()[0])
+        return int(scalar(DeltaTable.forPath(self.spark, self.location(table)).history(1).select("version")))
 
     # -- writes ------------------------------------------------------------------------------
     def append(self, df: DataFrame, table: str, partition_by: Sequence[str] = (),

@@ -14,6 +14,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from voicelake.lake import scalar
 from voicelake.schemas import SourceSchema
 from voicelake.sources import SourceMapping
 
@@ -107,16 +108,17 @@ def read_delta_changes(spark: SparkSession, mapping: SourceMapping, schema: Sour
         assert mapping.location is not None
         table = DeltaTable.forPath(spark, mapping.location)
         name = mapping.location
-    current = int(table.history(1).select("version").first()[0])
+    current = int(scalar(table.history(1).select("version")))
     if last_version is not None and current <= last_version:
         return None
     reader = spark.read.format("delta")
     target = mapping.table or mapping.location
+    assert target is not None
     if last_version is None:
         df = (spark.read.table(target) if mapping.table
               else reader.load(target)).withColumn("_commit_version", F.lit(current))
     else:
-        props = table.detail().select("properties").first()[0] or {}
+        props = scalar(table.detail().select("properties")) or {}
         if str(props.get("delta.enableChangeDataFeed", "false")).lower() != "true":
             raise RuntimeError(
                 f"Delta source {name} changed since version {last_version} but has no change "
