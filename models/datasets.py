@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -38,25 +39,53 @@ def frame_hash(df: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_goemotions(directory: str | Path, split: str, taxonomy: Taxonomy) -> pd.DataFrame:
-    """One GoEmotions split mapped to the taxonomy.
+# GoEmotions' label order (labels.txt in the release; the HF dataset's ClassLabel names)
+GOEMOTIONS_LABELS = (
+    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion", "curiosity",
+    "desire", "disappointment", "disapproval", "disgust", "embarrassment", "excitement", "fear",
+    "gratitude", "grief", "joy", "love", "nervousness", "optimism", "pride", "realization", "relief",
+    "remorse", "sadness", "surprise", "neutral",
+)
+HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+def map_goemotions(texts: Sequence[str], label_ids: Sequence[Sequence[int]], ids: Sequence[str],
+                   names: Sequence[str], split: str, taxonomy: Taxonomy) -> pd.DataFrame:
+    """GoEmotions rows mapped to the taxonomy.
 
     A row with several labels takes its first label that maps to a non-neutral emotion,
     else neutral; rows whose labels all fall outside the map are dropped.
     """
+    labels = []
+    for row in label_ids:
+        mapped = [m for m in (taxonomy.map_label("goemotions", names[int(i)]) for i in row) if m]
+        non_neutral = [m for m in mapped if m != "neutral"]
+        labels.append(non_neutral[0] if non_neutral else (mapped[0] if mapped else None))
+    out = pd.DataFrame({"text": list(texts), "label": labels, "source": f"goemotions:{split}", "group": list(ids)})
+    return out[out["label"].notna()].reset_index(drop=True)
+
+
+def load_goemotions(directory: str | Path, split: str, taxonomy: Taxonomy) -> pd.DataFrame:
+    """One split (train/dev/test) of the GoEmotions release files (TSV + labels.txt)."""
     directory = Path(directory)
     names = (directory / "labels.txt").read_text(encoding="utf-8").split()
     raw = pd.read_csv(directory / f"{split}.tsv", sep="\t", header=None, quoting=3,
                       names=["text", "ids", "id"], dtype=str, keep_default_na=False)
-    labels = []
-    for ids in raw["ids"]:
-        mapped = [taxonomy.map_label("goemotions", names[int(i)]) for i in ids.split(",") if i != ""]
-        mapped = [m for m in mapped if m]
-        non_neutral = [m for m in mapped if m != "neutral"]
-        labels.append(non_neutral[0] if non_neutral else (mapped[0] if mapped else None))
-    out = pd.DataFrame({"text": raw["text"], "label": labels, "source": f"goemotions:{split}",
-                        "group": raw["id"]})
-    return out[out["label"].notna()].reset_index(drop=True)
+    label_ids = [[int(i) for i in ids.split(",") if i != ""] for ids in raw["ids"]]
+    return map_goemotions(raw["text"], label_ids, raw["id"], names, split, taxonomy)
+
+
+def load_goemotions_hf(repo_id: str, split: str, taxonomy: Taxonomy) -> pd.DataFrame:
+    """One split of a Hugging Face dataset in GoEmotions' "simplified" layout (parquet with
+    ``text``, ``labels`` (list of ids), ``id``). Needs network unless the Hub cache has it."""
+    from huggingface_hub import snapshot_download
+
+    local = Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns=["simplified/*"]))
+    files = sorted(local.glob(f"simplified/{HF_SPLITS[split]}-*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{repo_id} has no simplified/{HF_SPLITS[split]}-*.parquet")
+    raw = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return map_goemotions(raw["text"], raw["labels"], raw["id"].astype(str), GOEMOTIONS_LABELS, split, taxonomy)
 
 
 def parse_maia(path: str | Path, taxonomy: Taxonomy) -> pd.DataFrame:

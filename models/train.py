@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.datasets import frame_hash, load_goemotions, load_seed, split_by_group
+from models.datasets import frame_hash, load_goemotions, load_goemotions_hf, load_seed, split_by_group
 from models.taxonomy import TAXONOMY_FILE, Taxonomy
 from voicelake.config import ModelConfig
 
@@ -50,13 +50,21 @@ def assemble_training_data(settings: ModelConfig, taxonomy: Taxonomy,
     notes: list[str] = []
     train_parts, dev_parts, slices = [], [], {}
     goemotions = settings.goemotions_dir
-    if goemotions and Path(goemotions, "train.tsv").exists():
-        public = load_goemotions(goemotions, "train", taxonomy)
+    public_split: Callable[[str], pd.DataFrame] | None = None
+    if settings.hf_dataset:
+        hf_id = settings.hf_dataset
+        public_split = lambda split: load_goemotions_hf(hf_id, split, taxonomy)  # noqa: E731
+        notes.append(f"public data from the Hugging Face dataset {settings.hf_dataset}")
+    elif goemotions and Path(goemotions, "train.tsv").exists():
+        go_dir = goemotions
+        public_split = lambda split: load_goemotions(go_dir, split, taxonomy)  # noqa: E731
+    if public_split is not None:
+        public = public_split("train")
         if settings.max_train_rows and len(public) > settings.max_train_rows:
             public = public.sample(settings.max_train_rows, random_state=settings.seed)
         train_parts.append(public)
-        dev = load_goemotions(goemotions, "dev", taxonomy)
-        test = load_goemotions(goemotions, "test", taxonomy)
+        dev = public_split("dev")
+        test = public_split("test")
         if settings.max_train_rows:
             cap = max(200, settings.max_train_rows // 4)
             dev = dev.sample(min(cap, len(dev)), random_state=settings.seed)
@@ -65,8 +73,6 @@ def assemble_training_data(settings: ModelConfig, taxonomy: Taxonomy,
         slices["goemotions_test"] = test
     else:
         notes.append(f"GoEmotions not found at {goemotions}: trained without public data")
-    if settings.hf_dataset:
-        notes.append(f"hf_dataset {settings.hf_dataset} is read only with network access; not used offline")
     if feedback is not None and not feedback.empty:
         rest, heldout = split_by_group(feedback, settings.heldout_fraction, "heldout")
         fb_train, fb_dev = split_by_group(rest, DEV_FRACTION, "dev")

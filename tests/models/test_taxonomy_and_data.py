@@ -67,3 +67,23 @@ def test_public_and_in_domain_data_map_into_the_taxonomy() -> None:
     assert set(maia["role"]) == {"customer", "agent"}
     assert set(maia["label"]) <= set(TAX.labels) and maia["item_id"].is_unique
     assert (maia[maia["role"] == "customer"]["text"].str.contains("[a-zA-Z]")).mean() > 0.9
+
+
+def test_hugging_face_dataset_in_goemotions_layout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import huggingface_hub
+
+    from models.datasets import load_goemotions_hf
+
+    (tmp_path / "simplified").mkdir()
+    pd.DataFrame({"text": ["thanks!", "so annoying", "hmm"], "labels": [[15], [3, 27], [7]],
+                  "id": ["a", "b", "c"]}).to_parquet(tmp_path / "simplified" / "validation-00000-of-00001.parquet")
+    seen = {}
+
+    def fake_download(repo_id: str, **kwargs: object) -> str:
+        seen["repo"] = repo_id
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    df = load_goemotions_hf("someone/go_emotions", "dev", TAX)
+    assert seen["repo"] == "someone/go_emotions"
+    assert list(df["label"]) == ["gratitude", "frustration", "neutral"]
