@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.voicelake-installed
 
 export VOICELAKE_ENV ?= local
 export HF_HUB_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))

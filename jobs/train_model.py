@@ -30,7 +30,7 @@ def train(ctx: JobContext, **overrides: object) -> TrainResult:
 
 
 # Small, fast settings for the first model `voicelake run` trains when no champion exists.
-BOOTSTRAP_SETTINGS: dict[str, object] = {"epochs": 3, "max_train_rows": 3000, "patience": 1,
+BOOTSTRAP_SETTINGS: dict[str, object] = {"epochs": 2, "max_train_rows": 2000, "patience": 1,
                                          "min_steps": 200, "learning_rate": 1e-4}
 
 

@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from voicelake.config import DEFAULT_CONF_DIR, ConfigError
+from voicelake.config import ConfigError, active_conf_dir
 
-TAXONOMY_FILE = DEFAULT_CONF_DIR / "emotion_taxonomy.yaml"
+
+def taxonomy_file() -> Path:
+    """conf/emotion_taxonomy.yaml of the active configuration folder."""
+    return active_conf_dir() / "emotion_taxonomy.yaml"
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,9 @@ class Taxonomy:
             raise ValueError(f"model labels {list(labels)} do not match the taxonomy {list(self.labels)}")
 
 
-def load_taxonomy(path: str | Path = TAXONOMY_FILE) -> Taxonomy:
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read and validate the taxonomy file."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = yaml.safe_load(Path(path or taxonomy_file()).read_text(encoding="utf-8"))
     labels = tuple(data["labels"])
     positive = tuple(data["valence"]["positive"])
     negative = tuple(data["valence"]["negative"])

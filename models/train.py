@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from models.datasets import frame_hash, load_goemotions, load_goemotions_hf, load_seed, split_by_group
-from models.taxonomy import TAXONOMY_FILE, Taxonomy
+from models.taxonomy import Taxonomy, taxonomy_file
 from voicelake.config import ModelConfig
 
 DEV_FRACTION = 0.15
@@ -351,7 +351,7 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
         eval_path = tmpdir / "eval_set.parquet"
         data.eval_set()[["text", "label", "slice"]].to_parquet(eval_path)
         mlflow.log_artifact(str(eval_path), "evaluation")
-        mlflow.log_artifact(str(TAXONOMY_FILE), "taxonomy")
+        mlflow.log_artifact(str(taxonomy_file()), "taxonomy")
 
         bench_texts = list(data.eval_set()["text"])[:2000] or ["hello"]
         t0 = time.perf_counter()

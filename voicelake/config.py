@@ -17,8 +17,15 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Under spark-submit the code may run from a zip (--py-files): the project root and the
+# conf folder then come from VOICELAKE_PROJECT_ROOT / VOICELAKE_CONF_DIR.
+PROJECT_ROOT = Path(os.environ.get("VOICELAKE_PROJECT_ROOT") or Path(__file__).resolve().parent.parent)
 DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def active_conf_dir() -> Path:
+    """The configuration folder: $VOICELAKE_CONF_DIR or <project>/conf."""
+    return Path(os.environ.get("VOICELAKE_CONF_DIR") or DEFAULT_CONF_DIR)
 LAYERS = ("bronze", "silver", "gold")
 
 
@@ -174,7 +181,7 @@ def load_config(
 ) -> Config:
     """Build the frozen config for ``env`` (default ``$VOICELAKE_ENV`` or ``local``)."""
     env = env or os.environ.get("VOICELAKE_ENV", "local")
-    conf_path = Path(conf_dir or os.environ.get("VOICELAKE_CONF_DIR") or DEFAULT_CONF_DIR)
+    conf_path = Path(conf_dir) if conf_dir else active_conf_dir()
     data = _read_yaml(conf_path / "base.yaml")
     overlay_path = conf_path / f"{env}.yaml"
     if not overlay_path.exists():
@@ -193,7 +200,7 @@ def load_config(
         data["lake"]["landing"] = os.environ["VOICELAKE_LANDING"]
 
     home = _resolve_home(str(_require(data, "home", "")))
-    data = _expand(data, {"home": home, "project": str(PROJECT_ROOT)})
+    data = _expand(data, {"home": home, "project": str(PROJECT_ROOT), "conf": str(conf_path)})
 
     lake = data["lake"]
     spark = data["spark"]

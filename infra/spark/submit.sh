@@ -26,6 +26,8 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
 ' "$zip")
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$py}"
 export VOICELAKE_ENV="${VOICELAKE_ENV:-local}"
+# the driver runs the code from the zip: tell it where the checkout and its conf/ are
+export VOICELAKE_PROJECT_ROOT="${VOICELAKE_PROJECT_ROOT:-$here}" VOICELAKE_CONF_DIR="${VOICELAKE_CONF_DIR:-$here/conf}"
 exec "$venv/bin/spark-submit" \
   --master "$master" \
   --name "voicelake:$(basename "$job" .py)" \
