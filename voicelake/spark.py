@@ -33,14 +33,11 @@ def spark_environment() -> dict[str, str]:
     return env
 
 
-def _is_uri(location: str) -> bool:
-    return "://" in location
-
-
 def get_spark(config: Config) -> SparkSession:
     """Build (or return the active) SparkSession configured from ``config``."""
+    environment = spark_environment()
     for key in ("SPARK_HOME", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"):
-        os.environ.setdefault(key, spark_environment()[key])
+        os.environ.setdefault(key, environment[key])
 
     submitted = _submitted_conf()
     builder = SparkSession.builder.appName(config.spark.app_name)
