@@ -79,12 +79,15 @@ def main() -> None:
                                              **{"spark.sql.shuffle.partitions": str(args.cores)}))
     df = spark.createDataFrame([(t,) for t in texts], "text string").repartition(args.cores).cache()
     df.count()
-    t0 = time.perf_counter()
-    df.select(score_column(spark, model, df["text"]).alias("s")).write.format("noop").mode("overwrite").save()
-    udf_s = time.perf_counter() - t0
-    udf = len(texts) / udf_s
-    print(f"(b) Spark UDF end to end, local[{args.cores}]: {udf:8.1f} msg/s ({udf_s:.1f}s)")
-    print(f"ratio UDF / plain loop: {udf / raw:.2f}x (target >= 0.9x)")
+    scored = df.select(score_column(spark, model, df["text"]).alias("s"))
+    for run in ("first run, model loaded in each worker", "second run, workers reuse the loaded model"):
+        t0 = time.perf_counter()
+        scored.write.format("noop").mode("overwrite").save()
+        udf_s = time.perf_counter() - t0
+        udf = len(texts) / udf_s
+        print(f"(b) Spark UDF end to end, local[{args.cores}], {run}: {udf:8.1f} msg/s ({udf_s:.1f}s)"
+              f"  ratio {udf / raw:.2f}x")
+    print("target: ratio >= 0.9x")
     spark.stop()
 
 
