@@ -105,18 +105,23 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
     return out
 
 
-def evaluate_slices(predict: Callable[[list[str]], list[str]], slices: dict[str, pd.DataFrame],
-                    labels: Sequence[str]) -> dict[str, float]:
+def slice_metrics(predictions: dict[str, list[str]], slices: dict[str, pd.DataFrame],
+                  labels: Sequence[str]) -> dict[str, float]:
     """Metrics per evaluation slice (prefixed by its name) and their mean macro-F1."""
     metrics: dict[str, float] = {}
-    for name, df in slices.items():
-        if df.empty:
-            continue
-        for key, value in classification_metrics(list(df["label"]), predict(list(df["text"])), labels).items():
+    for name, predicted in predictions.items():
+        for key, value in classification_metrics(list(slices[name]["label"]), predicted, labels).items():
             metrics[f"{name}_{key}"] = value
     f1s = [v for k, v in metrics.items() if k.endswith("_macro_f1")]
     metrics["eval_macro_f1"] = float(np.mean(f1s)) if f1s else 0.0
     return metrics
+
+
+def evaluate_slices(predict: Callable[[list[str]], list[str]], slices: dict[str, pd.DataFrame],
+                    labels: Sequence[str]) -> dict[str, float]:
+    """Predict every non-empty slice and score it (see `slice_metrics`)."""
+    predictions = {name: predict(list(df["text"])) for name, df in slices.items() if not df.empty}
+    return slice_metrics(predictions, slices, labels)
 
 
 # -- baseline ------------------------------------------------------------------------------
@@ -340,14 +345,15 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
 
         classifier = EmotionClassifier(str(model_dir), labels, taxonomy.positive, taxonomy.negative,
                                        settings.max_length, settings.score_batch_size)
-        metrics = evaluate_slices(lambda xs: list(classifier.predict(xs)["label"]), data.eval_slices, labels)
+        predictions = {name: list(classifier.predict(list(df["text"]))["label"])
+                       for name, df in data.eval_slices.items() if not df.empty}
+        metrics = slice_metrics(predictions, data.eval_slices, labels)
         mlflow.log_metrics(metrics)
-        for name, df in data.eval_slices.items():
-            if not df.empty:
-                png = tmpdir / f"confusion_{name}.png"
-                confusion_png(list(df["label"]), list(classifier.predict(list(df["text"]))["label"]),
-                              labels, f"{name} (n={len(df)})", png)
-                mlflow.log_artifact(str(png), "evaluation")
+        for name, predicted in predictions.items():
+            png = tmpdir / f"confusion_{name}.png"
+            df = data.eval_slices[name]
+            confusion_png(list(df["label"]), predicted, labels, f"{name} (n={len(df)})", png)
+            mlflow.log_artifact(str(png), "evaluation")
         eval_path = tmpdir / "eval_set.parquet"
         data.eval_set()[["text", "label", "slice"]].to_parquet(eval_path)
         mlflow.log_artifact(str(eval_path), "evaluation")
