@@ -1,20 +1,28 @@
 """Build the gold marts BI analysts query from silver: gold.service_daily, and
 gold.emotion_daily once silver.message_emotions exists.
 
-Partition-scoped by ``date``: re-running a date replaces that date.
+Publish protocol: the marts are written to a staging copy (`Lake.stage`), validated with
+their Great Expectations suites, and only then copied into the gold tables. When a critical
+expectation fails, the gold tables stay at their Delta version, the failing rows go to
+quarantine, and the job exits 1 with the summary. Partition-scoped by ``date``:
+publishing a date replaces that date.
 
-    voicelake build-gold [--date D | --since D [--until D]]
+    voicelake build-gold [--date D | --since D [--until D]]              # stage, validate, publish
+    voicelake build-gold --date D --stage-only                           # stage only (DAG task 1)
+    voicelake build-gold --date D --publish-staged                       # validate, publish (task 2)
     spark-submit jobs/build_gold.py --date 2026-01-05
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.transforms.gold import build_emotion_daily, build_service_daily
+from jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.lake import scalar
 from voicelake.runtime import (
     JobContext,
@@ -32,37 +40,83 @@ from voicelake.schemas import (
     SILVER_MESSAGES,
 )
 
+GOLD_TABLES = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
 
-def build_gold(ctx: JobContext, day: date | None = None, since: date | None = None,
-               until: date | None = None) -> dict[str, int]:
-    """Rebuild gold for the dates; returns rows written per table."""
+
+def stage_gold(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, DataFrame]:
+    """Build the marts for the dates (all when None) into their staging copies."""
     conversations = ctx.lake.read(SILVER_CONVERSATIONS)
     messages = ctx.lake.read(SILVER_MESSAGES)
-    dates = covered_dates(day, since, until, lambda: scalar(messages.agg(F.max("sent_date"))))
     if dates is not None:
-        conversations = conversations.where(F.col("opened_date").isin(dates))
-        messages = messages.where(F.col("sent_date").isin(dates))
+        conversations = conversations.where(F.col("opened_date").isin(list(dates)))
+        messages = messages.where(F.col("sent_date").isin(list(dates)))
     marts = {GOLD_SERVICE_DAILY: build_service_daily(conversations, messages)}
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
         marts[GOLD_EMOTION_DAILY] = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
+    return {table: ctx.lake.stage(frame, table, partition_by=["date"]) for table, frame in marts.items()}
+
+
+def staged_gold(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, DataFrame]:
+    """What an earlier `stage_gold` left in staging (emotion_daily only if it was staged)."""
+    staged = {GOLD_SERVICE_DAILY: ctx.lake.read_staged(GOLD_SERVICE_DAILY)}
+    if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
+        staged[GOLD_EMOTION_DAILY] = ctx.lake.read_staged(GOLD_EMOTION_DAILY)
+    if dates is not None:
+        staged = {t: f.where(F.col("date").isin(list(dates))) for t, f in staged.items()}
+    return staged
+
+
+def publish_gold(ctx: JobContext, staged: Mapping[str, DataFrame],
+                 dates: Sequence[date] | None) -> tuple[dict[str, int], ValidationReport]:
+    """Validate the staged marts; publish them only when every critical check passed.
+    Raises `ValidationFailed` (gold untouched) otherwise."""
+    report = validate(ctx, ["gold"], dates, gold=staged)
+    if not report.success:
+        raise ValidationFailed(report)
     written = {}
-    for table, frame in marts.items():
+    for table, frame in staged.items():
         if dates is None:
             ctx.lake.overwrite(frame, table, partition_by=["date"])
         else:
             ctx.lake.replace_partitions(frame, table, "date", dates)
         written[table] = ctx.lake.rows_written(table)
+    return written, report
+
+
+def gold_dates(ctx: JobContext, day: date | None, since: date | None, until: date | None) -> list[date] | None:
+    return covered_dates(day, since, until,
+                         lambda: scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date"))))
+
+
+def build_gold(ctx: JobContext, day: date | None = None, since: date | None = None,
+               until: date | None = None) -> dict[str, int]:
+    """Stage, validate and publish gold for the dates; returns rows written per table."""
+    dates = gold_dates(ctx, day, since, until)
+    written, report = publish_gold(ctx, stage_gold(ctx, dates), dates)
+    print(report.summary())
     return written
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = job_parser("voicelake build-gold", "Build gold marts from silver.")
+    parser = job_parser("voicelake build-gold", "Build gold marts from silver, validate, publish.")
     add_date_arguments(parser)
+    step = parser.add_mutually_exclusive_group()
+    step.add_argument("--stage-only", action="store_true",
+                      help="build the marts into staging only (then run with --publish-staged)")
+    step.add_argument("--publish-staged", action="store_true",
+                      help="validate what --stage-only staged and publish it when every check passes")
     args = parser.parse_args(argv)
     with open_lake(args.env) as ctx:
-        result = build_gold(ctx, args.date, args.since, args.until)
-    for table, rows in result.items():
-        print(f"{table}: {rows} rows")
+        dates = gold_dates(ctx, args.date, args.since, args.until)
+        staged = staged_gold(ctx, dates) if args.publish_staged else stage_gold(ctx, dates)
+        if args.stage_only:
+            for table in staged:
+                print(f"{table}: staged at {ctx.lake.staging_location(table)}")
+            return 0
+        written, report = publish_gold(ctx, staged, dates)
+    print(report.summary())
+    for table, rows in written.items():
+        print(f"{table}: published {rows} rows")
     return 0
 
 

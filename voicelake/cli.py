@@ -24,7 +24,8 @@ from voicelake.config import ConfigError, load_config
 JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("jobs.ingest", "ingest new landing files / Delta versions into bronze"),
     "build-silver": ("jobs.build_silver", "build silver.messages and silver.conversations"),
-    "build-gold": ("jobs.build_gold", "build the gold marts (service_daily, emotion_daily)"),
+    "build-gold": ("jobs.build_gold", "build the gold marts, validate them, publish them only if valid"),
+    "validate": ("jobs.validate", "validate bronze/silver/gold with Great Expectations; write Data Docs"),
     "import-labels": ("jobs.import_labels", "import human emotion labels into silver.label_feedback"),
     "train": ("jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
     "score": ("jobs.score", "score silver.messages with the champion into silver.message_emotions"),
@@ -36,7 +37,8 @@ LOCAL_COMMANDS: dict[str, str] = {
     "tables": "list every table with its row count and Delta version",
     "promote": "move @champion to @challenger if it is better on the same evaluation set",
     "models": "list registered model versions with aliases and key metrics",
-    "run": "generate a sample history, ingest, build silver, score, build gold, print the tables",
+    "run": "generate a sample history, then ingest, validate, build silver, score, validate, "
+           "build, validate and publish gold; print the tables",
 }
 
 
@@ -167,6 +169,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     with open_lake(args.env) as ctx:
         with step("ingest"):
             print(format_results(ingest(ctx)))
+        with step("validate bronze"):
+            _validated(ctx, "bronze")
         with step("build-silver"):
             s = build_silver(ctx)
             print(f"silver: {s.messages} messages, {s.conversations} conversations, {len(s.dates)} days")
@@ -176,13 +180,26 @@ def cmd_run(argv: Sequence[str]) -> int:
             r = score_messages(ctx)
             print(f"silver.message_emotions: scored {r.scored} messages with {r.model} v{r.version} "
                   f"({r.skipped} already scored)")
-        with step("build-gold"):
+        with step("validate silver"):
+            _validated(ctx, "silver")
+        with step("build-gold (stage, validate, publish)"):
             for table, rows in build_gold(ctx).items():
-                print(f"{table}: {rows} rows")
+                print(f"{table}: published {rows} rows")
         with step("tables"):
             print_tables(ctx)
-    print('\ntry: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
+    print(f"\nData Docs (validation reports): {ctx.config.validation.data_docs_dir}/index.html")
+    print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
     return 0
+
+
+def _validated(ctx: Any, layer: str) -> None:
+    """Validate one layer of every date; stop the run when a critical check failed."""
+    from jobs.validate import ValidationFailed, validate
+
+    report = validate(ctx, [layer], None)
+    if not report.success:
+        raise ValidationFailed(report)
+    print(report.summary())
 
 
 def ensure_champion(ctx: Any) -> None:

@@ -88,6 +88,34 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    suites_dir: str
+    data_docs_dir: str
+    drift_baseline_days: int
+    drift_threshold: float
+    drift_severity: str           # Great Expectations severity of the drift check: warning | critical
+    drift_min_messages: int
+
+
+DRIFT_ACTIONS = {"warn": "warning", "fail": "critical"}
+
+
+def _validation_config(v: Mapping[str, Any]) -> ValidationConfig:
+    drift = v.get("drift") or {}
+    action = str(drift.get("on_shift", "warn"))
+    if action not in DRIFT_ACTIONS:
+        raise ConfigError(f"validation.drift.on_shift must be one of {sorted(DRIFT_ACTIONS)}, not {action!r}")
+    return ValidationConfig(
+        suites_dir=str(_require(v, "suites_dir", "validation")),
+        data_docs_dir=str(_require(v, "data_docs_dir", "validation")),
+        drift_baseline_days=int(drift.get("baseline_days", 28)),
+        drift_threshold=float(drift.get("threshold", 0.15)),
+        drift_severity=DRIFT_ACTIONS[action],
+        drift_min_messages=int(drift.get("min_messages", 50)),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     home: str
@@ -100,6 +128,7 @@ class Config:
     generator_start_date: str
     mlflow: MlflowConfig
     model: ModelConfig
+    validation: ValidationConfig
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -232,5 +261,6 @@ def load_config(
         generator_start_date=str(data["generator"]["start_date"]),
         mlflow=MlflowConfig(**{k: str(v) for k, v in mlflow.items()}),
         model=_model_config(data["model"]),
+        validation=_validation_config(data.get("validation") or {}),
         raw=data,
     )

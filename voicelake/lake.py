@@ -52,6 +52,15 @@ def _normalise_location(location: str) -> str:
     return location.rstrip("/")
 
 
+def _overwrite(df: DataFrame, location: str, partition_by: Sequence[str]) -> None:
+    if partition_by:
+        df = df.repartition(*partition_by)  # one file per partition value
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(location)
+
+
 class Lake:
     """Delta Lake I/O for one configured lake root and catalog."""
 
@@ -68,6 +77,25 @@ class Lake:
             raise ValueError(f"table names are <layer>.<name> with layer in "
                              f"{self.config.lake.layers}, not {table!r}")
         return f"{self.config.lake.root.rstrip('/')}/{layer}/{name}"
+
+    def staging_location(self, table: str) -> str:
+        """Where a table's next content is staged before it is validated and published
+        (``<root>/_staging/<layer>/<name>``; not in the catalog, so readers never see it)."""
+        layer, _, name = table.partition(".")
+        self.location(table)  # checks the name
+        return f"{self.config.lake.root.rstrip('/')}/_staging/{layer}/{name}"
+
+    def stage(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> DataFrame:
+        """Write ``df`` to the table's staging location (replacing what was staged) and
+        return it read back: what is validated is exactly what `publish` will copy."""
+        _overwrite(df, self.staging_location(table), partition_by)
+        return self.read_staged(table)
+
+    def read_staged(self, table: str) -> DataFrame:
+        location = self.staging_location(table)
+        if not DeltaTable.isDeltaTable(self.spark, location):
+            raise LookupError(f"nothing staged for {table} at {location}: run its build step first")
+        return self.spark.read.format("delta").load(location)
 
     def exists(self, table: str) -> bool:
         return DeltaTable.isDeltaTable(self.spark, self.location(table))
@@ -104,12 +132,7 @@ class Lake:
 
     def overwrite(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> None:
         """Replace the whole table's content (a new Delta version; history is kept)."""
-        if partition_by:
-            df = df.repartition(*partition_by)
-        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-        if partition_by:
-            writer = writer.partitionBy(*partition_by)
-        writer.save(self.location(table))
+        _overwrite(df, self.location(table), partition_by)
         self.register(table)
 
     def replace_partitions(

@@ -132,6 +132,7 @@ SILVER_MESSAGE_EMOTIONS = "silver.message_emotions"
 SILVER_LABEL_FEEDBACK = "silver.label_feedback"
 GOLD_SERVICE_DAILY = "gold.service_daily"
 GOLD_EMOTION_DAILY = "gold.emotion_daily"
+VALIDATION_RESULTS = "gold.validation_results"
 
 
 def bronze_table(source: str) -> str:

@@ -1,0 +1,278 @@
+"""Validate lake layers with Great Expectations before the next consumer reads them.
+
+For each layer, every table's suite runs on the rows of the run's dates (conf/expectations
+for silver and gold, the source contract for bronze). Each run:
+
+- prints PASS/FAIL per suite, with each failed expectation and what was observed;
+- copies the rows behind a failed row-level expectation to ``bronze.quarantine``
+  (reason ``expectation <suite>.<expectation>(<column>)``; re-validating a date replaces
+  them);
+- appends one row per expectation to ``gold.validation_results`` (run, table, suite,
+  success, statistics) for data-quality charts;
+- renders the HTML Data Docs under ``validation.data_docs_dir``;
+- exits non-zero when a critical expectation failed, so a DAG stops before publishing.
+
+Gold is validated from its staging copy by ``jobs/build_gold.py`` and only then published.
+
+    voicelake validate [--date D | --since D [--until D]] [--layer bronze|silver|gold]
+    spark-submit jobs/validate.py --date 2026-01-05 --layer silver
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.transforms.quality import (
+    bronze_frame,
+    emotion_coverage,
+    label_drift,
+    messages_frame,
+    to_validation_quarantine,
+    with_group_share_sum,
+)
+from jobs.transforms.silver import PII_PATTERNS
+from models.taxonomy import load_taxonomy
+from voicelake.lake import scalar
+from voicelake.quality import (
+    SuiteOutcome,
+    SuiteSpec,
+    Validator,
+    bronze_suite,
+    configured_suite,
+    failing_rows,
+    summarise,
+)
+from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job_parser, open_lake, run_job
+from voicelake.schemas import (
+    AUTHOR_ROLES,
+    CHANNELS,
+    GOLD_EMOTION_DAILY,
+    GOLD_SERVICE_DAILY,
+    QUARANTINE,
+    SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGES,
+    SOURCES,
+    VALIDATION_RESULTS,
+    bronze_table,
+)
+
+LAYERS = ("bronze", "silver", "gold")
+VALIDATION_RESULTS_SCHEMA = (
+    "run_id string, validated_at timestamp, run_dates string, layer string, table_name string, "
+    "suite string, suite_success boolean, expectation string, target string, severity string, "
+    "success boolean, observed_value string, element_count long, unexpected_count long, "
+    "unexpected_percent double, seconds double")
+
+# A suite with the DataFrame it validates, or a note saying why it was not run.
+SuiteFrame = tuple[SuiteSpec, DataFrame | None, str | None]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    run_id: str
+    outcomes: tuple[SuiteOutcome, ...]
+    docs: str
+
+    @property
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    def summary(self) -> str:
+        return f"{summarise(self.outcomes)}\nData Docs: {self.docs}"
+
+
+class ValidationFailed(RuntimeError):
+    """A critical expectation failed; the message is the readable summary."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        failed = [o.suite.name for o in report.outcomes if not o.success]
+        super().__init__(f"validation failed ({', '.join(failed)}):\n{report.summary()}")
+        self.report = report
+
+
+def _dates_label(dates: Sequence[date] | None) -> str:
+    if dates is None:
+        return "all"
+    ordered = sorted(dates)
+    return ordered[0].isoformat() if len(ordered) == 1 else f"{ordered[0]}..{ordered[-1]}"
+
+
+# -- what each suite sees ------------------------------------------------------------------
+
+def bronze_frames(ctx: JobContext, dates: Sequence[date] | None) -> Iterator[SuiteFrame]:
+    for source, schema in SOURCES.items():
+        suite = bronze_suite(source, dated=dates is not None)
+        if not ctx.lake.exists(bronze_table(source)):
+            yield suite, None, "table not ingested yet"
+            continue
+        yield suite, bronze_frame(ctx.lake.read(bronze_table(source)), schema.event_time, dates), None
+
+
+def silver_frames(ctx: JobContext, dates: Sequence[date] | None) -> Iterator[SuiteFrame]:
+    messages = ctx.lake.read(SILVER_MESSAGES)
+    yield configured_suite(ctx.config, "silver_messages"), messages_frame(messages, dates), None
+    coverage = configured_suite(ctx.config, "silver_message_emotions")
+    drift = configured_suite(ctx.config, "emotion_drift")
+    if not ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
+        yield coverage, None, "no scores yet (run voicelake score)"
+        yield drift, None, "no scores yet"
+        return
+    emotions = ctx.lake.read(SILVER_MESSAGE_EMOTIONS)
+    labels = load_taxonomy().labels
+    yield coverage, emotion_coverage(messages, emotions, labels, dates), None
+    yield drift, *_drift_frame(ctx, emotions, dates)
+
+
+def _drift_frame(ctx: JobContext, emotions: DataFrame,
+                 dates: Sequence[date] | None) -> tuple[DataFrame | None, str | None]:
+    """The last run date's label shares against its trailing baseline, or why not checked."""
+    settings = ctx.config.validation
+    day = max(dates) if dates else scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date")))
+    if day is None:
+        return None, "no messages"
+    frame = label_drift(emotions, day, settings.drift_baseline_days).cache()
+    totals = frame.select("day_total", "baseline_total").first()
+    day_total, baseline_total = (totals[0], totals[1]) if totals else (0, 0)
+    if day_total < settings.drift_min_messages:
+        return None, f"{day}: {day_total} scored messages, fewer than validation.drift.min_messages"
+    if not baseline_total:
+        return None, f"{day}: no scored messages in the {settings.drift_baseline_days} days before"
+    return frame, None
+
+
+def gold_frames(read: Callable[[str], DataFrame | None],
+                dates: Sequence[date] | None, config: Any) -> Iterator[SuiteFrame]:
+    """Gold suites over ``read(table)`` (the published table, or what build_gold staged)."""
+    for table, name, shape in ((GOLD_SERVICE_DAILY, "gold_service_daily", None),
+                               (GOLD_EMOTION_DAILY, "gold_emotion_daily", with_group_share_sum)):
+        suite = configured_suite(config, name)
+        frame = read(table)
+        if frame is None:
+            yield suite, None, "table not built yet"
+            continue
+        if dates is not None:
+            frame = frame.where(F.col("date").isin(list(dates)))
+        yield suite, shape(frame) if shape else frame, None
+
+
+def _published(ctx: JobContext) -> Callable[[str], DataFrame | None]:
+    return lambda table: ctx.lake.read(table) if ctx.lake.exists(table) else None
+
+
+def run_parameters(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, Any]:
+    """Values the suites' {$PARAMETER: name} placeholders take in this run."""
+    if dates is None and ctx.lake.exists(SILVER_MESSAGES):
+        rows = ctx.lake.read(SILVER_MESSAGES).select("sent_date").distinct().collect()
+        run_dates = sorted(r[0] for r in rows if r[0])
+    else:
+        run_dates = sorted(dates or [])
+    return {
+        "run_dates": run_dates,
+        "author_roles": list(AUTHOR_ROLES),
+        "channels": list(CHANNELS),
+        "labels": list(load_taxonomy().labels),
+        "pii_patterns": [pattern for _, pattern in PII_PATTERNS],
+        "drift_threshold": ctx.config.validation.drift_threshold,
+    }
+
+
+# -- running suites ------------------------------------------------------------------------
+
+def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | None,
+             gold: Mapping[str, DataFrame] | None = None) -> ValidationReport:
+    """Run every suite of ``layers`` for the dates; ``gold`` gives staged gold frames to
+    validate instead of the published tables. Records results; never raises on failure."""
+    validator = Validator(ctx.config)
+    run_id = f"validate-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    parameters: dict[str, Any] | None = None
+    outcomes = []
+    for layer in layers:
+        if layer == "bronze":
+            frames: Iterator[SuiteFrame] = bronze_frames(ctx, dates)
+        elif layer == "silver":
+            frames = silver_frames(ctx, dates)
+        elif layer == "gold":
+            read = _published(ctx) if gold is None else gold.get
+            frames = gold_frames(read, dates, ctx.config)
+        else:
+            raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
+        for suite, frame, note in frames:
+            if frame is None:
+                outcomes.append(SuiteOutcome(suite, (), 0.0, notes=(note or "not run",)))
+                continue
+            parameters = parameters or run_parameters(ctx, dates)
+            outcome = validator.run(suite, frame, parameters)
+            outcomes.append(_quarantine_failures(ctx, outcome, frame, dates))
+    report = ValidationReport(run_id, tuple(outcomes), validator.build_docs())
+    record_results(ctx, report, dates)
+    return report
+
+
+def _quarantine_failures(ctx: JobContext, outcome: SuiteOutcome, frame: DataFrame,
+                         dates: Sequence[date] | None) -> SuiteOutcome:
+    """Copy the rows behind each failed row-level expectation to quarantine (replacing
+    what an earlier validation of the same suite and dates put there)."""
+    batch_id = f"validate:{outcome.suite.name}:{_dates_label(dates)}"
+    ctx.lake.delete(QUARANTINE, f"batch_id = '{batch_id}'")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    quarantined = 0
+    for o in outcome.failures + outcome.warnings:
+        rows = failing_rows(frame, o)
+        if rows is None:
+            continue
+        reason = f"expectation {outcome.suite.name}.{o.expectation}({o.target}) [{o.severity}]"
+        ctx.lake.append(to_validation_quarantine(rows, outcome.suite.table, reason, batch_id, now),
+                        QUARANTINE, partition_by=["source"])
+        quarantined += ctx.lake.rows_written(QUARANTINE)
+    if not quarantined:
+        return outcome
+    return SuiteOutcome(outcome.suite, outcome.outcomes, outcome.seconds, quarantined, outcome.notes)
+
+
+def record_results(ctx: JobContext, report: ValidationReport, dates: Sequence[date] | None) -> None:
+    """Append one row per expectation (and per suite not run) to gold.validation_results."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows: list[tuple[Any, ...]] = []
+    for s in report.outcomes:
+        common = (report.run_id, now, _dates_label(dates), s.suite.layer, s.suite.table, s.suite.name,
+                  s.success)
+        if not s.outcomes:
+            rows.append((*common, None, None, None, None, "; ".join(s.notes), None, None, None, s.seconds))
+        for o in s.outcomes:
+            rows.append((*common, o.expectation, o.target, o.severity, o.success, o.observed,
+                         o.element_count, o.unexpected_count, o.unexpected_percent, s.seconds))
+    if rows:
+        ctx.lake.append(ctx.spark.createDataFrame(rows, VALIDATION_RESULTS_SCHEMA), VALIDATION_RESULTS)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = job_parser("voicelake validate",
+                        "Validate lake layers with Great Expectations; exit 1 when a check fails.")
+    add_date_arguments(parser)
+    parser.add_argument("--layer", choices=LAYERS, action="append",
+                        help="validate this layer only (repeatable; default: all three)")
+    args = parser.parse_args(argv)
+    with open_lake(args.env) as ctx:
+        dates = covered_dates(args.date, args.since, args.until,
+                              lambda: scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date"))))
+        report = validate(ctx, args.layer or LAYERS, dates)
+    if not report.success:
+        raise ValidationFailed(report)
+    print(report.summary())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI and spark-submit."""
+    return run_job(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
