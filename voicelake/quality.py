@@ -267,9 +267,22 @@ def _in_suite_order(gx_suite: Any, results: Sequence[Any]) -> list[Any]:
     return [by_id[e.id] for e in gx_suite.expectations]
 
 
+# GX reports these as a window expression that is not valid SQL: select their rows directly.
+UNIQUENESS_EXPECTATIONS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
 def failing_rows(frame: DataFrame, outcome: ExpectationOutcome) -> DataFrame | None:
     """The rows of ``frame`` behind a failed row-level expectation (None for table-level ones)."""
-    if outcome.success or not outcome.failing_rows_condition:
+    if outcome.success:
+        return None
+    if outcome.expectation in UNIQUENESS_EXPECTATIONS:
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        key = [F.col(f"`{c}`") for c in outcome.target.split(",")]
+        counted = frame.withColumn("_copies", F.count(F.lit(1)).over(Window.partitionBy(*key)))
+        return counted.where(F.col("_copies") > 1).drop("_copies")
+    if not outcome.failing_rows_condition:
         return None
     return frame.where(outcome.failing_rows_condition)
 

@@ -64,12 +64,9 @@ def label_drift(emotions: DataFrame, day: date, baseline_days: int) -> DataFrame
     counts = window.groupBy("label").agg(
         F.count(F.when(F.col("on_day"), 1)).alias("day_messages"),
         F.count(F.when(~F.col("on_day"), 1)).alias("baseline_label_messages"))
-    everything = Window.partitionBy()
-    shares = counts.select(
-        "label", "day_messages", "baseline_label_messages",
-        F.sum("day_messages").over(everything).alias("day_total"),
-        F.sum("baseline_label_messages").over(everything).alias("baseline_total"))
-    return shares.select(
+    totals = counts.agg(F.sum("day_messages").alias("day_total"),
+                        F.sum("baseline_label_messages").alias("baseline_total"))
+    return counts.crossJoin(totals).select(
         "label", "day_total", "baseline_total",
         F.try_divide(F.col("day_messages"), F.col("day_total")).alias("day_share"),
         F.try_divide(F.col("baseline_label_messages"), F.col("baseline_total")).alias("baseline_share"),

@@ -1,0 +1,238 @@
+"""Great Expectations gates on a small generated lake: clean data passes every suite; a
+planted violation fails its suite, sends the rows to quarantine, is recorded in
+gold.validation_results, and (for gold) leaves the published tables at their version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.build_gold import build_gold
+from jobs.build_silver import build_silver
+from jobs.ingest import ingest
+from jobs.validate import LAYERS, ValidationFailed, ValidationReport, main, validate
+from models.taxonomy import load_taxonomy
+from tests.conftest import make_config
+from voicelake.generator import GeneratorSettings, generate_history
+from voicelake.generator.scores import synthetic_scores
+from voicelake.lake import Lake
+from voicelake.runtime import JobContext
+from voicelake.schemas import (
+    GOLD_EMOTION_DAILY,
+    GOLD_SERVICE_DAILY,
+    QUARANTINE,
+    SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGES,
+    SOURCES,
+    VALIDATION_RESULTS,
+)
+
+START = date(2026, 3, 1)
+DAY = date(2026, 3, 4)  # about 50 messages that day; drift has three days of baseline
+TAXONOMY = load_taxonomy()
+
+
+def write_scores(ctx: JobContext, label: F.Column | None = None) -> None:
+    scores = synthetic_scores(ctx.lake.read(SILVER_MESSAGES), TAXONOMY.labels, TAXONOMY.positive,
+                              TAXONOMY.negative, label)
+    ctx.lake.overwrite(scores, SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+
+
+@pytest.fixture(scope="module")
+def ctx(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
+    config = make_config(tmp_path_factory.mktemp("validate"))
+    config = replace(config, validation=replace(config.validation, drift_min_messages=20))  # a small lake
+    generate_history(GeneratorSettings(
+        days=5, customers=150, seed=5, start=START, landing=Path(config.lake.landing),
+        answers=Path(config.home) / "answers.json", malformed_rate=0.0, workers=2))
+    context = JobContext(config, spark, Lake(spark, config))
+    ingest(context)
+    build_silver(context)
+    write_scores(context)
+    build_gold(context)
+    return context
+
+
+@contextmanager
+def planted(ctx: JobContext, table: str, plant: Callable[[DeltaTable], None]) -> Iterator[None]:
+    """Change a table for one test, then restore its previous Delta version."""
+    delta = DeltaTable.forPath(ctx.spark, ctx.lake.location(table))
+    version = ctx.lake.version(table)
+    plant(delta)
+    try:
+        yield
+    finally:
+        delta.restoreToVersion(version)
+
+
+def quarantined(ctx: JobContext, suite: str, day: date = DAY) -> DataFrame:
+    return ctx.lake.read(QUARANTINE).where(F.col("batch_id") == f"validate:{suite}:{day}")
+
+
+def outcome(report: ValidationReport, suite: str):  # type: ignore[no-untyped-def]
+    return next(o for o in report.outcomes if o.suite.name == suite)
+
+
+def failed_expectations(report: ValidationReport, suite: str) -> set[str]:
+    return {f"{o.expectation}({o.target})" for o in outcome(report, suite).failures}
+
+
+def recorded(ctx: JobContext, report: ValidationReport) -> DataFrame:
+    return ctx.lake.read(VALIDATION_RESULTS).where(F.col("run_id") == report.run_id)
+
+
+def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
+    report = validate(ctx, LAYERS, [DAY])
+    assert report.success, report.summary()
+    ran = {o.suite.name for o in report.outcomes if o.outcomes}
+    assert ran == {f"bronze_{s}" for s in SOURCES} | {
+        "silver_messages", "silver_message_emotions", "emotion_drift", "gold_service_daily", "gold_emotion_daily"
+    }, report.summary()
+    rows = recorded(ctx, report)
+    assert rows.where(~F.col("success")).count() == 0
+    assert rows.select("suite").distinct().count() == len(ran)
+    assert rows.where(F.col("run_dates") != DAY.isoformat()).count() == 0
+    index = Path(report.docs)
+    assert index.exists() and "silver_messages" in index.read_text()
+    assert any(Path(index.parent, "validations").rglob("*.html"))
+
+
+def test_bronze_suite_catches_a_record_without_its_required_id(ctx: JobContext) -> None:
+    table = "bronze.chat_messages"
+    bad = (ctx.lake.read(table).where(F.to_date("sent_at") == DAY).limit(1)
+           .withColumn("message_id", F.lit("planted-1")).withColumn("chat_id", F.lit(None).cast("string")))
+    with planted(ctx, table, lambda _: ctx.lake.append(bad, table)):
+        report = validate(ctx, ["bronze"], [DAY])
+        assert not report.success
+        assert failed_expectations(report, "bronze_chat_messages") == {
+            "expect_column_values_to_not_be_null(chat_id)"}
+        assert outcome(report, "bronze_tickets").success
+        rows = quarantined(ctx, "bronze_chat_messages").collect()
+        assert len(rows) == 1 and "planted-1" in rows[0]["raw_record"]
+        assert rows[0]["reason"] == ("expectation bronze_chat_messages."
+                                     "expect_column_values_to_not_be_null(chat_id) [critical]")
+        assert rows[0]["source"] == table
+        assert recorded(ctx, report).where(~F.col("success")).select("target").collect()[0][0] == "chat_id"
+
+
+def test_silver_messages_suite_catches_duplicates_pii_and_misplaced_rows(ctx: JobContext) -> None:
+    day_rows = ctx.lake.read(SILVER_MESSAGES).where(F.col("sent_date") == DAY).orderBy("message_id").limit(3)
+    first, second, third = day_rows.collect()
+    duplicate = day_rows.where(F.col("message_id") == first["message_id"])
+    leak = (day_rows.where(F.col("message_id") == second["message_id"])
+            .withColumn("message_id", F.lit("planted-pii"))
+            .withColumn("text", F.lit("please mail jane.doe@example.com or call +49 30 1234567")))
+    misplaced = (day_rows.where(F.col("message_id") == third["message_id"])
+                 .withColumn("message_id", F.lit("planted-late"))
+                 .withColumn("sent_at", F.lit(datetime(2026, 3, 9, 12, 0))))
+    plant = duplicate.unionByName(leak).unionByName(misplaced)
+    with planted(ctx, SILVER_MESSAGES, lambda _: ctx.lake.append(plant, SILVER_MESSAGES)):
+        report = validate(ctx, ["silver"], [DAY])
+        assert failed_expectations(report, "silver_messages") == {
+            "expect_column_values_to_be_unique(message_id)",
+            "expect_column_values_to_not_match_regex_list(text)",
+            "expect_column_pair_values_to_be_equal(sent_at_date,sent_date)"}
+        # the extra rows are not scored either: the emotions suite sees them too
+        assert "expect_column_values_to_be_between(scores)" in failed_expectations(report, "silver_message_emotions")
+        rows = quarantined(ctx, "silver_messages").collect()
+        reasons = {r["reason"].split(".", 1)[1].split(" ")[0] for r in rows}
+        assert reasons == {"expect_column_values_to_be_unique(message_id)",
+                           "expect_column_values_to_not_match_regex_list(text)",
+                           "expect_column_pair_values_to_be_equal(sent_at_date,sent_date)"}
+        ids = sorted(r["raw_record"].split('"message_id":"')[1].split('"')[0] for r in rows)
+        assert ids == sorted([first["message_id"]] * 2 + ["planted-pii", "planted-late"])
+
+
+def test_message_emotions_suite_catches_unscored_and_broken_scores(ctx: JobContext) -> None:
+    ids = [r[0] for r in ctx.lake.read(SILVER_MESSAGE_EMOTIONS).where(F.col("sent_date") == DAY)
+           .orderBy("message_id").select("message_id").limit(2).collect()]
+
+    def plant(delta: DeltaTable) -> None:
+        delta.delete(F.col("message_id") == ids[0])
+        delta.update(F.col("message_id") == ids[1], {"label": F.lit("boredom"), "p_anger": F.lit(0.95)})
+
+    with planted(ctx, SILVER_MESSAGE_EMOTIONS, plant):
+        report = validate(ctx, ["silver"], [DAY])
+        assert failed_expectations(report, "silver_message_emotions") == {
+            "expect_column_values_to_be_between(scores)",
+            "expect_column_values_to_be_in_set(label)",
+            "expect_column_values_to_be_between(p_sum)"}
+        assert outcome(report, "silver_messages").success
+        rows = quarantined(ctx, "silver_message_emotions").collect()
+        assert {r["raw_record"].split('"message_id":"')[1].split('"')[0] for r in rows} == set(ids)
+        assert all(r["source"] == SILVER_MESSAGE_EMOTIONS for r in rows)
+
+
+def test_label_drift_warns_by_default_and_fails_when_configured(ctx: JobContext) -> None:
+    def plant(delta: DeltaTable) -> None:
+        delta.update(F.col("sent_date") == F.lit(DAY), {"label": F.lit("anger")})
+
+    with planted(ctx, SILVER_MESSAGE_EMOTIONS, plant):
+        report = validate(ctx, ["silver"], [DAY])
+        drift = outcome(report, "emotion_drift")
+        assert report.success and drift.success  # a warning does not block
+        assert [w.expectation for w in drift.warnings] == ["expect_column_max_to_be_between"]
+        row = recorded(ctx, report).where(F.col("suite") == "emotion_drift").first()
+        assert row["severity"] == "warning" and not row["success"] and float(row["observed_value"]) > 0.5
+
+        strict = replace(ctx.config, validation=replace(ctx.config.validation, drift_severity="critical"))
+        report = validate(JobContext(strict, ctx.spark, ctx.lake), ["silver"], [DAY])
+        assert not report.success
+        assert failed_expectations(report, "emotion_drift") == {"expect_column_max_to_be_between(shift)"}
+
+
+def test_failed_gold_validation_leaves_gold_at_its_version(ctx: JobContext) -> None:
+    before = {t: ctx.lake.version(t) for t in (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)}
+    day_before = ctx.lake.read(GOLD_EMOTION_DAILY).where(F.col("date") == DAY).collect()
+
+    def plant(delta: DeltaTable) -> None:
+        delta.update(F.col("sent_date") == F.lit(DAY), {"label": F.lit("boredom")})
+
+    with planted(ctx, SILVER_MESSAGE_EMOTIONS, plant):
+        with pytest.raises(ValidationFailed) as failure:
+            build_gold(ctx, day=DAY)
+        assert {t: ctx.lake.version(t) for t in before} == before
+        assert ctx.lake.read(GOLD_EMOTION_DAILY).where(F.col("date") == DAY).collect() == day_before
+        message = str(failure.value)
+        assert "gold_emotion_daily" in message and "expect_column_values_to_be_in_set(label)" in message
+        assert "boredom" in message
+        rows = quarantined(ctx, "gold_emotion_daily").collect()
+        assert rows and all(r["source"] == GOLD_EMOTION_DAILY and '"label":"boredom"' in r["raw_record"]
+                            for r in rows)
+        failed = recorded(ctx, failure.value.report).where(~F.col("suite_success"))
+        assert {r[0] for r in failed.select("suite").distinct().collect()} == {"gold_emotion_daily"}
+
+    written = build_gold(ctx, day=DAY)  # clean again: validated and published
+    assert written[GOLD_EMOTION_DAILY] > 0
+    assert all(ctx.lake.version(t) == before[t] + 1 for t in before)
+
+
+def test_a_day_without_data_is_not_published(ctx: JobContext) -> None:
+    before = ctx.lake.version(GOLD_SERVICE_DAILY)
+    with pytest.raises(ValidationFailed, match="expect_column_distinct_values_to_contain_set"):
+        build_gold(ctx, day=date(2026, 2, 1))
+    assert ctx.lake.version(GOLD_SERVICE_DAILY) == before
+
+
+def test_validate_command_exit_codes(ctx: JobContext, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("VOICELAKE_HOME", ctx.config.home)
+    assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  gold_service_daily" in out and f"Data Docs: {ctx.config.validation.data_docs_dir}" in out
+
+    def plant(delta: DeltaTable) -> None:
+        delta.update(F.col("date") == F.lit(DAY), {"messages": F.lit(-1)})
+
+    with planted(ctx, GOLD_SERVICE_DAILY, plant):
+        assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 1
+        err = capsys.readouterr().err
+        assert "FAIL  gold_service_daily" in err and "expect_column_values_to_be_between(messages)" in err
