@@ -19,6 +19,18 @@ from pathlib import Path
 MESSAGES_PER_CUSTOMER_DAY = 0.03 * 0.886 * 4.95  # contact rate x weekday mix x messages per conversation
 
 
+def generate_sample(home: Path, messages: int, days: int) -> tuple[dict, float]:
+    """Generate about ``messages`` messages over ``days`` into <home>/landing; (summary, seconds)."""
+    from voicelake.generator import GeneratorSettings, generate_history
+
+    customers = max(1, int(messages / (days * MESSAGES_PER_CUSTOMER_DAY)))
+    t0 = time.perf_counter()
+    summary = generate_history(GeneratorSettings(
+        days=days, customers=customers, seed=1, start=date(2026, 1, 1),
+        landing=home / "landing", answers=home / "answers.json", malformed_rate=0.001))
+    return summary, time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -27,15 +39,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary lake home")
     args = parser.parse_args()
 
-    from voicelake.generator import GeneratorSettings, generate_history
-
     home = Path(tempfile.mkdtemp(prefix="voicelake-bench-"))
-    customers = max(1, int(args.messages / (args.days * MESSAGES_PER_CUSTOMER_DAY)))
-    t0 = time.perf_counter()
-    summary = generate_history(GeneratorSettings(
-        days=args.days, customers=customers, seed=1, start=date(2026, 1, 1),
-        landing=home / "landing", answers=home / "answers.json", malformed_rate=0.001))
-    gen_s = time.perf_counter() - t0
+    summary, gen_s = generate_sample(home, args.messages, args.days)
     records = sum(summary["records"].values())
     size_mb = sum(p.stat().st_size for p in (home / "landing").rglob("*.*")) / 1e6
     print(f"generate:     {summary['messages']:>9} messages, {records} records, {size_mb:.0f} MB "
