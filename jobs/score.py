@@ -8,7 +8,8 @@ and incremental (messages already scored by this model version are skipped).
 Delta time travel.
 
     voicelake score [--date D | --since D [--until D]] [--model-uri URI]
-    voicelake rescore --since D
+    voicelake rescore --since D | --last-days N
+    spark-submit jobs/score.py --rescore --last-days 7
     spark-submit jobs/score.py --date 2026-01-05
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import functions as F
 
@@ -80,13 +81,20 @@ def _main(argv: Sequence[str] | None, rescore: bool = False) -> int:
     parser = job_parser(name, "Re-score history with the current champion." if rescore else
                         "Score silver.messages with the champion emotion model.")
     add_date_arguments(parser)
+    parser.add_argument("--last-days", type=int, help="the N most recent days with messages")
     parser.add_argument("--model-uri", default=None,
                         help="score with this model instead of the champion (models:/NAME/VERSION)")
+    parser.add_argument("--rescore", action="store_true", default=rescore,
+                        help="score again messages this model version already scored")
     args = parser.parse_args(argv)
-    if rescore and not (args.since or args.date):
-        parser.error("rescore needs --since D (or --date D)")
+    if args.rescore and not (args.since or args.date or args.last_days):
+        parser.error("rescoring needs --since D, --date D or --last-days N")
     with open_lake(args.env) as ctx:
-        r = score_messages(ctx, args.date, args.since, args.until, args.model_uri, rescore)
+        since = args.since
+        if args.last_days:
+            latest = scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date")))
+            since = latest - timedelta(days=args.last_days - 1) if latest else None
+        r = score_messages(ctx, args.date, since, args.until, args.model_uri, args.rescore)
     print(f"{SILVER_MESSAGE_EMOTIONS}: scored {r.scored} messages with {r.model} v{r.version}; "
           f"{r.skipped} already scored by this version")
     return 0

@@ -12,10 +12,11 @@ import csv
 import importlib
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "build-silver": ("jobs.build_silver", "build silver.messages and silver.conversations"),
     "build-gold": ("jobs.build_gold", "build the gold marts, validate them, publish them only if valid"),
     "validate": ("jobs.validate", "validate bronze/silver/gold with Great Expectations; write Data Docs"),
+    "report": ("jobs.report", "report what a run produced for its dates (rows, validation, quarantine)"),
     "import-labels": ("jobs.import_labels", "import human emotion labels into silver.label_feedback"),
     "train": ("jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
     "score": ("jobs.score", "score silver.messages with the champion into silver.message_emotions"),
@@ -37,8 +39,9 @@ LOCAL_COMMANDS: dict[str, str] = {
     "tables": "list every table with its row count and Delta version",
     "promote": "move @champion to @challenger if it is better on the same evaluation set",
     "models": "list registered model versions with aliases and key metrics",
-    "run": "generate a sample history, then ingest, validate, build silver, score, validate, "
-           "build, validate and publish gold; print the tables",
+    "run": "generate a sample history and run the daily Airflow DAG over it (embedded Airflow, "
+           "local Spark); bootstrap a model first when there is no champion",
+    "run-dag": "run voicelake_daily or voicelake_retrain once in-process with the embedded Airflow",
 }
 
 
@@ -152,21 +155,99 @@ def cmd_tables(argv: Sequence[str]) -> int:
 
 
 def cmd_run(argv: Sequence[str]) -> int:
-    """The whole local pipeline in one Spark session."""
+    """Generate a sample history, then run the daily DAG over it with the embedded Airflow
+    (after the retraining DAG bootstraps a model when there is no champion)."""
+    p = _generate_parser()
+    p.prog, p.description = "voicelake run", LOCAL_COMMANDS["run"]
+    p.add_argument("--in-process", action="store_true",
+                   help="run the steps in this process with one Spark session instead of Airflow")
+    args = p.parse_args(argv)
+    gen_argv = [a for a in argv if a != "--in-process"]
+    step = _stepper()
+    with step("generate"):
+        cmd_generate(gen_argv)
+    if args.in_process:
+        return _run_in_process(args.env)
+    config = load_config(args.env)
+    start = args.start or date.fromisoformat(config.generator_start_date)
+    end = start + timedelta(days=args.days - 1)
+    with step("airflow: metadata DB"):
+        from voicelake.orchestration import prepare_airflow
+
+        prepare_airflow(config.home)
+        print(f"AIRFLOW_HOME={config.home}/airflow")
+    from models.registry import configure_mlflow, version_by_alias
+
+    configure_mlflow(config)
+    if version_by_alias(config, config.mlflow.champion_alias) is None:
+        with step("dag voicelake_retrain (bootstrap: no champion yet)"):
+            _run_dag("voicelake_retrain", {"bootstrap": True}, None)
+    else:
+        print(f"\nchampion: {config.mlflow.model_name} "
+              f"v{version_by_alias(config, config.mlflow.champion_alias).version}")  # type: ignore[union-attr]
+    with step(f"dag voicelake_daily ({start} .. {end})"):
+        _run_dag("voicelake_daily", {"since": start.isoformat(), "until": end.isoformat()}, end)
+    from voicelake.runtime import open_lake
+
+    with step("tables"), open_lake(args.env) as ctx:
+        print_tables(ctx)
+    print(f"\nData Docs (validation reports): {config.validation.data_docs_dir}/index.html")
+    print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
+    return 0
+
+
+def _run_dag(dag_id: str, conf: dict[str, Any], day: date | None) -> None:
+    """Run a DAG once in-process (dag.test) and print its task states; raise if it failed."""
+    from datetime import UTC, datetime
+
+    from voicelake.orchestration import run_dag, task_states
+
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else datetime.now(UTC)
+    dag_run = run_dag(dag_id, logical, conf)
+    states = task_states(dag_run)
+    print(format_rows(["task", "state", "seconds"],
+                      [(t, s, None if d is None else round(d, 1)) for t, s, d in states], "table"))
+    print(f"{dag_id}: {dag_run.state}")
+    if str(dag_run.state) != "success":
+        failed = [t for t, s, _ in states if s in ("failed", "upstream_failed")]
+        log_dir = os.environ.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER", "")
+        raise RuntimeError(f"DAG {dag_id} ended {dag_run.state} (tasks {failed}); logs under {log_dir}")
+
+
+def cmd_run_dag(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="voicelake run-dag", description=LOCAL_COMMANDS["run-dag"])
+    p.add_argument("dag_id", choices=["voicelake_daily", "voicelake_retrain"])
+    p.add_argument("--date", type=date.fromisoformat, help="the run's day (default: today)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="DAG param (JSON value), e.g. --param since=\"2026-01-01\" --param bootstrap=true")
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    conf = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param takes KEY=VALUE, not {item!r}")
+        try:
+            conf[key] = json.loads(value)
+        except json.JSONDecodeError:
+            conf[key] = value
+    from voicelake.orchestration import prepare_airflow
+
+    prepare_airflow(load_config(args.env).home)
+    _run_dag(args.dag_id, conf, args.date)
+    return 0
+
+
+def _run_in_process(env: str | None) -> int:
+    """The whole local pipeline in one Spark session (no Airflow)."""
     from jobs.build_gold import build_gold
     from jobs.build_silver import build_silver
     from jobs.ingest import format_results, ingest
     from jobs.score import score_messages
     from voicelake.runtime import open_lake
 
-    p = _generate_parser()
-    p.prog, p.description = "voicelake run", LOCAL_COMMANDS["run"]
-    args = p.parse_args(argv)
-    gen_argv = [a for a in argv]
     step = _stepper()
-    with step("generate"):
-        cmd_generate(gen_argv)
-    with open_lake(args.env) as ctx:
+    with open_lake(env) as ctx:
         with step("ingest"):
             print(format_results(ingest(ctx)))
         with step("validate bronze"):
@@ -234,16 +315,23 @@ def _stepper() -> Callable[[str], Any]:
     return step
 
 
-def cmd_promote(argv: Sequence[str]) -> int:
+def promote_challenger(env: str | None = None) -> dict[str, Any]:
+    """Promote @challenger over @champion when it is better; the decision as a dict."""
     from models.registry import configure_mlflow, promote
 
-    p = argparse.ArgumentParser(prog="voicelake promote", description=LOCAL_COMMANDS["promote"])
-    p.add_argument("--env", default=None)
-    args = p.parse_args(argv)
-    config = load_config(args.env)
+    config = load_config(env)
     configure_mlflow(config)
     decision = promote(config)
     print(f"{config.mlflow.model_name} v{decision.challenger}: {decision.reason}")
+    return {"promoted": bool(decision.promoted), "challenger": str(decision.challenger),
+            "reason": decision.reason}
+
+
+def cmd_promote(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="voicelake promote", description=LOCAL_COMMANDS["promote"])
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    promote_challenger(args.env)
     return 0
 
 
@@ -265,7 +353,7 @@ def cmd_models(argv: Sequence[str]) -> int:
 
 
 LOCAL_HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
-    "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run,
+    "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run, "run-dag": cmd_run_dag,
     "promote": cmd_promote, "models": cmd_models,
 }
 

@@ -95,6 +95,7 @@ class ValidationConfig:
     drift_threshold: float
     drift_severity: str           # Great Expectations severity of the drift check: warning | critical
     drift_min_messages: int
+    detail_rows: int              # frames up to this size get one detailed pass (quality.Validator.run)
 
 
 DRIFT_ACTIONS = {"warn": "warning", "fail": "critical"}
@@ -112,6 +113,7 @@ def _validation_config(v: Mapping[str, Any]) -> ValidationConfig:
         drift_threshold=float(drift.get("threshold", 0.15)),
         drift_severity=DRIFT_ACTIONS[action],
         drift_min_messages=int(drift.get("min_messages", 50)),
+        detail_rows=int(v.get("detail_rows", 200_000)),
     )
 
 

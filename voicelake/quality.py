@@ -193,6 +193,7 @@ class Validator:
 
         self._gx = gx
         self.docs_dir = config.validation.data_docs_dir
+        self.detail_rows = config.validation.detail_rows
         self._runs: dict[str, int] = {}
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -218,34 +219,53 @@ class Validator:
             raise ConfigError(f"unknown expectation type {spec.type!r}") from exc
         return cls(**spec.kwargs, severity=spec.severity)  # type: ignore[arg-type]  # GX parses the name
 
-    def run(self, suite: SuiteSpec, frame: DataFrame, parameters: Mapping[str, Any]) -> SuiteOutcome:
-        """Validate ``frame`` (cached for the run) against ``suite``."""
+    def _definition(self, name: str, table: str, specs: Sequence[ExpectationSpec]) -> tuple[Any, Any]:
         gx = self._gx
-        started = time.perf_counter()
-        runs = self._runs[suite.name] = self._runs.get(suite.name, 0) + 1
-        name = suite.name if runs == 1 else f"{suite.name}-{runs}"  # names are unique per context
-        asset = self.source.add_dataframe_asset(name)
-        batch = asset.add_batch_definition_whole_dataframe(suite.table)
+        runs = self._runs[name] = self._runs.get(name, 0) + 1
+        name = name if runs == 1 else f"{name}-{runs}"  # names are unique per context
+        batch = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(table)
         gx_suite = self.context.suites.add(gx.ExpectationSuite(
-            name=name, expectations=[self._expectation(s) for s in suite.expectations]))
+            name=name, expectations=[self._expectation(s) for s in specs]))
         definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=gx_suite.name, data=batch, suite=gx_suite))
-        result_format = {"result_format": "BASIC", "unexpected_index_column_names": list(suite.row_id),
-                         "return_unexpected_index_query": True, "partial_unexpected_count": 3}
+            gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
+        return gx_suite, definition
+
+    def run(self, suite: SuiteSpec, frame: DataFrame, parameters: Mapping[str, Any]) -> SuiteOutcome:
+        """Validate ``frame`` (cached for the run) against ``suite``.
+
+        Small frames get one detailed pass. On large ones a first pass computes only
+        whether each expectation holds (GX's BOOLEAN_ONLY: its partial lists of unexpected
+        values cost a full scan per expectation even when nothing is wrong); the failed
+        expectations alone then run again for observed values and the failing rows."""
+        started = time.perf_counter()
+        detail = {"result_format": "BASIC", "unexpected_index_column_names": list(suite.row_id),
+                  "return_unexpected_index_query": True, "partial_unexpected_count": 3}
         cached = frame.cache()
         try:
-            result = definition.run(batch_parameters={"dataframe": cached},
-                                    expectation_parameters=dict(parameters), result_format=result_format)
+            rows = cached.count()  # materialises the cache once for every expectation
+            batch = {"dataframe": cached}
+            gx_suite, definition = self._definition(suite.name, suite.table, suite.expectations)
+            first = definition.run(batch_parameters=batch, expectation_parameters=dict(parameters),
+                                   result_format=detail if rows <= self.detail_rows else "BOOLEAN_ONLY")
+            results = _in_suite_order(gx_suite, first.results)
+            failed = [i for i, res in enumerate(results) if not res.success]
+            if rows > self.detail_rows and failed:
+                again, definition = self._definition(f"{suite.name}-failures", suite.table,
+                                                     [suite.expectations[i] for i in failed])
+                second = definition.run(batch_parameters=batch, expectation_parameters=dict(parameters),
+                                        result_format=detail)
+                for i, res in zip(failed, _in_suite_order(again, second.results), strict=True):
+                    results[i] = res
         finally:
             cached.unpersist()
         outcomes = []
-        for spec, res in zip(suite.expectations, _in_suite_order(gx_suite, result.results), strict=True):
+        for spec, res in zip(suite.expectations, results, strict=True):
             r = res.result or {}
             error = (res.exception_info or {}).get("exception_message") if res.exception_info else None
             outcomes.append(ExpectationOutcome(
                 expectation=spec.type, target=spec.target, severity=spec.severity,
                 success=bool(res.success), observed=_observed(r) if not error else f"error: {error}",
-                element_count=r.get("element_count"), unexpected_count=r.get("unexpected_count"),
+                element_count=r.get("element_count", rows), unexpected_count=r.get("unexpected_count"),
                 unexpected_percent=r.get("unexpected_percent"),
                 failing_rows_condition=None if res.success else _failing_rows_condition(r),
                 error=error))

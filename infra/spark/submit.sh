@@ -13,17 +13,8 @@ here="$(cd "$(dirname "$0")/../.." && pwd)"
 master="${1:?usage: submit.sh MASTER JOB [args...]}"; job="${2:?usage: submit.sh MASTER JOB [args...]}"; shift 2
 venv="${VOICELAKE_VENV:-$here/.venv}"
 py="$venv/bin/python"
-jars="$("$py" -c 'from voicelake.jars import find_delta_jars; print(",".join(find_delta_jars()))')"
-zip="$here/.voicelake-dist/voicelake.zip"
-mkdir -p "$(dirname "$zip")"
-(cd "$here" && rm -f "$zip" && "$py" -c '
-import sys, zipfile, pathlib
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for pkg in ("voicelake", "jobs", "models"):
-        for p in pathlib.Path(pkg).rglob("*"):
-            if p.is_file() and "__pycache__" not in p.parts:
-                z.write(p)
-' "$zip")
+jars="$("$py" -m voicelake.orchestration jars)"
+zip="$("$py" -m voicelake.orchestration zip "$here/.voicelake-dist/voicelake.zip")"
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$py}" PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$py}"
 export VOICELAKE_ENV="${VOICELAKE_ENV:-local}"
 # the driver runs the code from the zip: tell it where the checkout and its conf/ are

@@ -1,0 +1,66 @@
+"""
+### voicelake_retrain
+
+Keeps the emotion model fresh, weekly and on demand:
+
+`package_code` -> `train_evaluate_register` -> `promote_if_better` -> `rescore_window` ->
+`rescore_recent`
+
+* `train_evaluate_register` (spark-submit `jobs/train_model.py`) assembles the training set
+  (public data from `model.data` + human labels in `silver.label_feedback`), fine-tunes the
+  encoder, evaluates it and its TF-IDF baseline per slice, logs everything to MLflow and
+  registers the model as `voicelake-emotion@challenger`.
+* `promote_if_better` moves `@champion` to the challenger only when it beats the champion
+  on the challenger's evaluation set (`voicelake promote`).
+* `rescore_recent` re-scores the last `rescore_days` days with the new champion; skipped
+  when nothing was promoted or `rescore_days` is 0.
+* Params: `max_train_rows` (cap on public rows, 0 = config), `epochs` (0 = config),
+  `bootstrap` (small first model: what `voicelake run` uses when there is no champion).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param, chain, task
+
+from voicelake.orchestration import build_code_zip, dag_start_date, spark_job, task_defaults
+
+with DAG(
+    dag_id="voicelake_retrain",
+    description="train -> evaluate -> register challenger -> promote if better -> rescore",
+    schedule="0 3 * * 0",
+    start_date=dag_start_date(),
+    catchup=False,
+    max_active_runs=1,
+    default_args=task_defaults(),
+    params={
+        "max_train_rows": Param(0, type="integer", minimum=0, description="cap public rows; 0 = config"),
+        "epochs": Param(0, type="integer", minimum=0, description="0 = config"),
+        "bootstrap": Param(False, type="boolean", description="small, fast first model"),
+        "rescore_days": Param(0, type="integer", minimum=0, description="re-score the last N days"),
+    },
+    tags=["voicelake", "mlflow", "model"],
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def promote_if_better() -> dict[str, Any]:
+        from voicelake.cli import promote_challenger  # heavy imports at run time only
+
+        return promote_challenger()
+
+    @task.short_circuit
+    def rescore_window(decision: dict[str, Any], params: dict[str, Any] | None = None) -> int:
+        """Days to re-score: 0 (skip) unless a new champion was promoted."""
+        return int((params or {}).get("rescore_days", 0)) if decision.get("promoted") else 0
+
+    package_code = task(task_id="package_code")(build_code_zip)()
+    train = spark_job("train_evaluate_register", "train_model", [
+        "--max-train-rows", "{{ params.max_train_rows }}", "--epochs", "{{ params.epochs }}",
+        "{{ '--bootstrap' if params.bootstrap else '--no-bootstrap' }}"])
+    decision = promote_if_better()
+    window = rescore_window(decision)
+    rescore = spark_job("rescore_recent", "score", [
+        "--rescore", "--last-days", "{{ ti.xcom_pull(task_ids='rescore_window') }}"])
+    chain(package_code, train, decision, window, rescore)

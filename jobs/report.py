@@ -1,0 +1,77 @@
+"""Report what a run produced for its dates: messages and scores in silver, rows in each
+gold table, the latest validation of each suite, and the rows validation quarantined.
+The last task of the daily DAG; read-only.
+
+    voicelake report [--date D | --since D [--until D]]
+    spark-submit jobs/report.py --date 2026-01-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from voicelake.lake import scalar
+from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job_parser, open_lake, run_job
+from voicelake.schemas import (
+    GOLD_EMOTION_DAILY,
+    GOLD_SERVICE_DAILY,
+    QUARANTINE,
+    SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGES,
+    VALIDATION_RESULTS,
+)
+
+
+def run_report(ctx: JobContext, dates: Sequence[date]) -> list[tuple[str, str]]:
+    """(what, value) lines for the dates."""
+    lake = ctx.lake
+    days = list(dates)
+    label = f"{min(days)}..{max(days)}" if len(days) > 1 else str(days[0])
+    lines = [("dates", label)]
+    for table, column in ((SILVER_MESSAGES, "sent_date"), (SILVER_MESSAGE_EMOTIONS, "sent_date"),
+                          (GOLD_SERVICE_DAILY, "date"), (GOLD_EMOTION_DAILY, "date")):
+        rows = lake.read(table).where(F.col(column).isin(days)).count() if lake.exists(table) else 0
+        lines.append((f"{table} rows", str(rows)))
+    if lake.exists(VALIDATION_RESULTS):
+        runs = lake.read(VALIDATION_RESULTS).where(F.col("run_dates").isin(
+            [label] + [d.isoformat() for d in days]))
+        latest = runs.withColumn("_last", F.max("validated_at").over(Window.partitionBy("suite"))).where(
+            F.col("validated_at") == F.col("_last"))
+        for suite, ok, failed in latest.groupBy("suite").agg(
+                F.min(F.coalesce(F.col("suite_success"), F.lit(True))),
+                F.count(F.when(~F.col("success"), 1))).orderBy("suite").collect():
+            state = ("PASS" if ok else "FAIL") + (f" ({failed} not met)" if failed else "")
+            lines.append((f"validation {suite}", state))
+    if lake.exists(QUARANTINE):
+        flagged = scalar(lake.read(QUARANTINE).where(F.col("batch_id").startswith("validate:") & (
+            F.col("batch_id").endswith(f":{label}"))).agg(F.count(F.lit(1))))
+        lines.append(("rows quarantined by validation", str(flagged)))
+    return lines
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = job_parser("voicelake report", "Report what a run produced for its dates.")
+    add_date_arguments(parser)
+    args = parser.parse_args(argv)
+    with open_lake(args.env) as ctx:
+        dates = covered_dates(args.date, args.since, args.until,
+                              lambda: scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date"))))
+        if not dates:
+            raise ValueError("report needs --date D or --since D")
+        lines = run_report(ctx, dates)
+    width = max(len(w) for w, _ in lines)
+    print("\n".join(f"{what:<{width}}  {value}" for what, value in lines))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI and spark-submit."""
+    return run_job(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
