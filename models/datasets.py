@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from models.taxonomy import Taxonomy
+from voicelake.config import PROJECT_ROOT
 
-SEED_FILE = Path(__file__).parent / "seed" / "support_seed.csv"
+SEED_FILE = PROJECT_ROOT / "models" / "seed" / "support_seed.csv"  # a real file even when code runs from a zip
 COLUMNS = ["text", "label", "source", "group"]
 
 

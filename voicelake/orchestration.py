@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(os.environ.get("VOICELAKE_PROJECT_ROOT") or Path(__file__).resolve().parent.parent)
+from voicelake.config import PROJECT_ROOT  # PyYAML only
+
 CODE_PACKAGES = ("voicelake", "jobs", "models")
 SPARK_CONN_ID = os.environ.get("VOICELAKE_SPARK_CONN_ID", "spark_local")
 DEFAULT_SPARK_CONNECTION = '{"conn_type": "spark", "host": "local[2]"}'

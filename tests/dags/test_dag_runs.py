@@ -68,7 +68,8 @@ def task_states(output: str) -> dict[str, str]:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Shell, str]:
     tmp = tmp_path_factory.mktemp("dag-runs")
     env = {**os.environ, "VOICELAKE_HOME": str(tmp / "home"), "VOICELAKE_ENV": "local",
-           "VOICELAKE_CONF_DIR": str(seed_only_conf(tmp)), "VOICELAKE_DIST": str(tmp / "dist")}
+           "VOICELAKE_CONF_DIR": str(seed_only_conf(tmp)), "VOICELAKE_DIST": str(tmp / "dist"),
+           "VOICELAKE_DAG_RETRIES": "0"}  # a broken task fails the test now, not after retry delays
     for key in ("PYSPARK_GATEWAY_PORT", "AIRFLOW_HOME"):
         env.pop(key, None)
     shell = Shell(env)

@@ -9,7 +9,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs.transforms.quality import emotion_coverage, label_drift, with_group_share_sum
 from voicelake.config import ConfigError, active_conf_dir
-from voicelake.quality import _failing_rows_condition, bronze_suite, load_suite
+from voicelake.quality import _failing_rows_condition, bronze_suite, checked_columns, load_suite
 
 D = date(2026, 1, 5)
 LABELS = ("joy", "anger")
@@ -77,3 +77,12 @@ def test_the_failing_rows_condition_is_read_from_the_gx_query() -> None:
         "(text IS NOT NULL) AND (NOT (NOT RLIKE(text, '\\\\d{3}')))"
     assert _failing_rows_condition({"unexpected_index_query": "something else"}) is None
     assert _failing_rows_condition({}) is None
+
+
+def test_only_the_columns_a_suite_reads_are_cached() -> None:
+    suite = load_suite(Path(active_conf_dir(), "expectations", "silver_messages.yaml"))
+    columns = ["message_id", "conversation_id", "customer_key", "author_role", "channel", "sent_at", "text",
+               "sent_date", "sent_at_date", "language"]
+    assert checked_columns(suite, columns) == ["message_id", "author_role", "channel", "text", "sent_date",
+                                               "sent_at_date"]
+    assert checked_columns(bronze_suite("tickets"), columns) == columns  # checks the column set itself
