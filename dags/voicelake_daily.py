@@ -35,7 +35,7 @@ DATES = ["--since", SINCE, "--until", UNTIL]
 with DAG(
     dag_id="voicelake_daily",
     description="raw support history -> bronze -> silver -> emotions -> validated gold",
-    schedule=CronDataIntervalTimetable("0 1 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),  # runs cover [D 00:00, D+1 00:00)
     start_date=dag_start_date(),
     catchup=os.environ.get("VOICELAKE_DAG_CATCHUP", "false").lower() == "true",
     max_active_runs=1,

@@ -103,5 +103,5 @@ def test_spark_tasks_submit_the_job_modules(parsed: dict[str, Any]) -> None:
     for application in spark_tasks.values():
         assert Path(application).is_file() and Path(application).parent == ROOT / "jobs"
     # each run covers one day: a data interval, not a trigger instant
-    assert parsed["dags"]["voicelake_daily"]["schedule"] == "CronDataIntervalTimetable 0 1 * * *"
+    assert parsed["dags"]["voicelake_daily"]["schedule"] == "CronDataIntervalTimetable 0 0 * * *"
     assert parsed["dags"]["voicelake_retrain"]["schedule"] == "CronTriggerTimetable 0 3 * * 0"
