@@ -202,8 +202,8 @@ def _run_dag(dag_id: str, conf: dict[str, Any], day: date | None) -> None:
 
     from voicelake.orchestration import run_dag, task_states
 
-    # midnight UTC of the day: the daily DAG's data interval is then exactly that day
-    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else datetime.now(UTC)
+    # the run that fires when day D has ended (D+1 00:00 UTC): its data interval is exactly D
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) if day else datetime.now(UTC)
     dag_run = run_dag(dag_id, logical, conf)
     states = task_states(dag_run)
     print(format_rows(["task", "state", "seconds"],
