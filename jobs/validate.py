@@ -193,6 +193,10 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
     run_id = f"validate-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     parameters: dict[str, Any] | None = None
     outcomes = []
+    # one delete for the whole run: what earlier validations of these layers and dates quarantined
+    label = _dates_label(dates)
+    ctx.lake.delete(QUARANTINE, f"batch_id LIKE 'validate:%:{label}' AND (" + " OR ".join(
+        f"source LIKE '{layer}.%'" for layer in layers) + ")")
     for layer in layers:
         if layer == "bronze":
             frames: Iterator[SuiteFrame] = bronze_frames(ctx, dates)
@@ -217,10 +221,9 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
 
 def _quarantine_failures(ctx: JobContext, outcome: SuiteOutcome, frame: DataFrame,
                          dates: Sequence[date] | None) -> SuiteOutcome:
-    """Copy the rows behind each failed row-level expectation to quarantine (replacing
-    what an earlier validation of the same suite and dates put there)."""
+    """Copy the rows behind each failed row-level expectation to quarantine (`validate`
+    has removed what an earlier validation of the same layers and dates put there)."""
     batch_id = f"validate:{outcome.suite.name}:{_dates_label(dates)}"
-    ctx.lake.delete(QUARANTINE, f"batch_id = '{batch_id}'")
     now = datetime.now(UTC).replace(tzinfo=None)
     quarantined = 0
     for o in outcome.failures + outcome.warnings:

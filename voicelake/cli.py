@@ -179,12 +179,12 @@ def cmd_run(argv: Sequence[str]) -> int:
     from models.registry import configure_mlflow, version_by_alias
 
     configure_mlflow(config)
-    if version_by_alias(config, config.mlflow.champion_alias) is None:
+    champion = version_by_alias(config, config.mlflow.champion_alias)
+    if champion is None:
         with step("dag voicelake_retrain (bootstrap: no champion yet)"):
             _run_dag("voicelake_retrain", {"bootstrap": True}, None)
     else:
-        print(f"\nchampion: {config.mlflow.model_name} "
-              f"v{version_by_alias(config, config.mlflow.champion_alias).version}")  # type: ignore[union-attr]
+        print(f"\nchampion: {config.mlflow.model_name} v{champion.version}")
     with step(f"dag voicelake_daily ({start} .. {end})"):
         _run_dag("voicelake_daily", {"since": start.isoformat(), "until": end.isoformat()}, end)
     from voicelake.runtime import open_lake
