@@ -38,12 +38,12 @@ run: install
 	$(VENV)/bin/voicelake run
 
 test: install
-	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
+	$(VENV)/bin/ruff check voicelake dags tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
+	$(VENV)/bin/ruff check voicelake dags tests bench
 	$(VENV)/bin/mypy
 
 bench: install

@@ -48,9 +48,9 @@ def main() -> None:
     if args.skip_spark:
         return
 
-    from jobs.build_silver import build_silver
-    from jobs.ingest import ingest
     from voicelake.config import load_config
+    from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ingest import ingest
     from voicelake.runtime import open_lake
 
     config = load_config("local", overrides={"home": str(home)})

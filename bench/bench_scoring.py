@@ -51,9 +51,9 @@ def main() -> None:
     import mlflow
     import torch
 
-    from models.registry import configure_mlflow, model_uri
-    from models.scoring import resolve_model, score_column
     from voicelake.config import load_config
+    from voicelake.models.registry import configure_mlflow, model_uri
+    from voicelake.models.scoring import resolve_model, score_column
     from voicelake.spark import get_spark
 
     config = load_config()

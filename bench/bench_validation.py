@@ -31,14 +31,14 @@ def main() -> None:
 
     from pyspark.sql import functions as F
 
-    from jobs.build_gold import build_gold
-    from jobs.build_silver import build_silver
-    from jobs.ingest import ingest
-    from jobs.validate import validate
-    from models.taxonomy import load_taxonomy
     from voicelake.config import load_config
     from voicelake.generator.scores import synthetic_scores
+    from voicelake.jobs.build_gold import build_gold
+    from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ingest import ingest
+    from voicelake.jobs.validate import validate
     from voicelake.lake import scalar
+    from voicelake.models.taxonomy import load_taxonomy
     from voicelake.runtime import open_lake
     from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 

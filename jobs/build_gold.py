@@ -21,8 +21,8 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.transforms.gold import build_emotion_daily, build_service_daily
-from jobs.validate import ValidationFailed, ValidationReport, validate
+from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
+from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.lake import scalar
 from voicelake.runtime import (
     JobContext,

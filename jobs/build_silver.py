@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from jobs.transforms.silver import (
+from voicelake.jobs.transforms.silver import (
     build_silver_conversations,
     build_silver_messages,
     latest_records,

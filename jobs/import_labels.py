@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 from pyspark.sql import functions as F
 
-from models.datasets import parse_maia
-from models.taxonomy import load_taxonomy
+from voicelake.models.datasets import parse_maia
+from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import SILVER_LABEL_FEEDBACK
 

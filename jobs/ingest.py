@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
 
-from jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
+from voicelake.jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
 from voicelake.landing import (
     FILE_SUFFIXES,
     list_landing_files,

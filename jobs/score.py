@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import functions as F
 
-from models.registry import champion_version, configure_mlflow, model_uri
-from models.scoring import resolve_model, score_column
 from voicelake.lake import scalar
+from voicelake.models.registry import champion_version, configure_mlflow, model_uri
+from voicelake.models.scoring import resolve_model, score_column
 from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job_parser, open_lake, run_job
 from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 

@@ -14,10 +14,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 
-from jobs.import_labels import read_feedback
-from models.registry import configure_mlflow
-from models.taxonomy import load_taxonomy
-from models.train import TrainResult, train_and_register
+from voicelake.jobs.import_labels import read_feedback
+from voicelake.models.registry import configure_mlflow
+from voicelake.models.taxonomy import load_taxonomy
+from voicelake.models.train import TrainResult, train_and_register
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.transforms.quality import (
+from voicelake.jobs.transforms.quality import (
     bronze_frame,
     emotion_coverage,
     label_drift,
@@ -37,9 +37,9 @@ from jobs.transforms.quality import (
     to_validation_quarantine,
     with_group_share_sum,
 )
-from jobs.transforms.silver import PII_PATTERNS
-from models.taxonomy import load_taxonomy
+from voicelake.jobs.transforms.silver import PII_PATTERNS
 from voicelake.lake import scalar
+from voicelake.models.taxonomy import load_taxonomy
 from voicelake.quality import (
     SuiteOutcome,
     SuiteSpec,

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.taxonomy import Taxonomy
-from voicelake.config import PROJECT_ROOT
+from voicelake.config import PACKAGE_DIR
+from voicelake.models.taxonomy import Taxonomy
 
-SEED_FILE = PROJECT_ROOT / "models" / "seed" / "support_seed.csv"  # a real file even when code runs from a zip
+SEED_FILE = PACKAGE_DIR / "models" / "seed" / "support_seed.csv"  # a real file even when code runs from a zip
 COLUMNS = ["text", "label", "source", "group"]
 
 

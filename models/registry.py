@@ -88,7 +88,7 @@ def run_labels(params: dict[str, str]) -> list[str]:
 
 
 def _eval_score(model: Any, eval_set: Any, labels: list[str]) -> float:
-    from models.train import evaluate_slices
+    from voicelake.models.train import evaluate_slices
 
     slices = {name: df for name, df in eval_set.groupby("slice")}
     return evaluate_slices(lambda xs: list(model.predict(_frame(xs))["label"]), slices, labels)["eval_macro_f1"]
@@ -106,7 +106,7 @@ def promote(config: Config) -> PromotionDecision:
     import pandas as pd
     from mlflow import MlflowClient
 
-    from models.taxonomy import load_taxonomy
+    from voicelake.models.taxonomy import load_taxonomy
 
     client = MlflowClient()
     name = config.mlflow.model_name

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.datasets import frame_hash, load_goemotions, load_goemotions_hf, load_seed, split_by_group
-from models.taxonomy import Taxonomy, taxonomy_file
 from voicelake.config import ModelConfig
+from voicelake.models.datasets import frame_hash, load_goemotions, load_goemotions_hf, load_seed, split_by_group
+from voicelake.models.taxonomy import Taxonomy, taxonomy_file
 
 DEV_FRACTION = 0.15
 SEED_EVAL_FRACTION = 0.25
@@ -300,7 +300,7 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    from models.pyfunc import EmotionClassifier, EmotionModel
+    from voicelake.models.pyfunc import EmotionClassifier, EmotionModel
 
     started = time.perf_counter()
     labels = list(taxonomy.labels)

@@ -10,11 +10,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.build_gold import build_gold
-from jobs.build_silver import build_silver
-from jobs.ingest import ingest
 from tests.conftest import make_config
 from voicelake.generator import GeneratorSettings, generate_history
+from voicelake.jobs.build_gold import build_gold
+from voicelake.jobs.build_silver import build_silver
+from voicelake.jobs.ingest import ingest
 from voicelake.lake import Lake
 from voicelake.runtime import JobContext
 from voicelake.schemas import QUARANTINE

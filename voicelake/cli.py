@@ -23,15 +23,15 @@ from typing import Any
 from voicelake.config import ConfigError, load_config
 
 JOB_COMMANDS: dict[str, tuple[str, str]] = {
-    "ingest": ("jobs.ingest", "ingest new landing files / Delta versions into bronze"),
-    "build-silver": ("jobs.build_silver", "build silver.messages and silver.conversations"),
-    "build-gold": ("jobs.build_gold", "build the gold marts, validate them, publish them only if valid"),
-    "validate": ("jobs.validate", "validate bronze/silver/gold with Great Expectations; write Data Docs"),
-    "report": ("jobs.report", "report what a run produced for its dates (rows, validation, quarantine)"),
-    "import-labels": ("jobs.import_labels", "import human emotion labels into silver.label_feedback"),
-    "train": ("jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
-    "score": ("jobs.score", "score silver.messages with the champion into silver.message_emotions"),
-    "rescore": ("jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
+    "ingest": ("voicelake.jobs.ingest", "ingest new landing files / Delta versions into bronze"),
+    "build-silver": ("voicelake.jobs.build_silver", "build silver.messages and silver.conversations"),
+    "build-gold": ("voicelake.jobs.build_gold", "build the gold marts, validate them, publish them only if valid"),
+    "validate": ("voicelake.jobs.validate", "validate bronze/silver/gold with Great Expectations; write Data Docs"),
+    "report": ("voicelake.jobs.report", "report what a run produced for its dates (rows, validation, quarantine)"),
+    "import-labels": ("voicelake.jobs.import_labels", "import human emotion labels into silver.label_feedback"),
+    "train": ("voicelake.jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
+    "score": ("voicelake.jobs.score", "score silver.messages with the champion into silver.message_emotions"),
+    "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
 }
 LOCAL_COMMANDS: dict[str, str] = {
     "generate": "write a seeded synthetic support history into the landing zone",
@@ -176,7 +176,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 
         prepare_airflow(config.home)
         print(f"AIRFLOW_HOME={config.home}/airflow")
-    from models.registry import configure_mlflow, version_by_alias
+    from voicelake.models.registry import configure_mlflow, version_by_alias
 
     configure_mlflow(config)
     champion = version_by_alias(config, config.mlflow.champion_alias)
@@ -241,10 +241,10 @@ def cmd_run_dag(argv: Sequence[str]) -> int:
 
 def _run_in_process(env: str | None) -> int:
     """The whole local pipeline in one Spark session (no Airflow)."""
-    from jobs.build_gold import build_gold
-    from jobs.build_silver import build_silver
-    from jobs.ingest import format_results, ingest
-    from jobs.score import score_messages
+    from voicelake.jobs.build_gold import build_gold
+    from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ingest import format_results, ingest
+    from voicelake.jobs.score import score_messages
     from voicelake.runtime import open_lake
 
     step = _stepper()
@@ -276,7 +276,7 @@ def _run_in_process(env: str | None) -> int:
 
 def _validated(ctx: Any, layer: str) -> None:
     """Validate one layer of every date; stop the run when a critical check failed."""
-    from jobs.validate import ValidationFailed, validate
+    from voicelake.jobs.validate import ValidationFailed, validate
 
     report = validate(ctx, [layer], None)
     if not report.success:
@@ -286,8 +286,8 @@ def _validated(ctx: Any, layer: str) -> None:
 
 def ensure_champion(ctx: Any) -> None:
     """Train and promote a bootstrap model when the registry has no champion yet."""
-    from jobs.train_model import BOOTSTRAP_SETTINGS, train
-    from models.registry import configure_mlflow, promote, version_by_alias
+    from voicelake.jobs.train_model import BOOTSTRAP_SETTINGS, train
+    from voicelake.models.registry import configure_mlflow, promote, version_by_alias
 
     configure_mlflow(ctx.config)
     champion = version_by_alias(ctx.config, ctx.config.mlflow.champion_alias)
@@ -318,7 +318,7 @@ def _stepper() -> Callable[[str], Any]:
 
 def promote_challenger(env: str | None = None) -> dict[str, Any]:
     """Promote @challenger over @champion when it is better; the decision as a dict."""
-    from models.registry import configure_mlflow, promote
+    from voicelake.models.registry import configure_mlflow, promote
 
     config = load_config(env)
     configure_mlflow(config)
@@ -337,7 +337,7 @@ def cmd_promote(argv: Sequence[str]) -> int:
 
 
 def cmd_models(argv: Sequence[str]) -> int:
-    from models.registry import configure_mlflow, list_versions
+    from voicelake.models.registry import configure_mlflow, list_versions
 
     p = argparse.ArgumentParser(prog="voicelake models", description=LOCAL_COMMANDS["models"])
     p.add_argument("--env", default=None)

@@ -20,7 +20,12 @@ import yaml
 # Under spark-submit the code may run from a zip (--py-files): the project root and the
 # conf folder then come from VOICELAKE_PROJECT_ROOT / VOICELAKE_CONF_DIR.
 PROJECT_ROOT = Path(os.environ.get("VOICELAKE_PROJECT_ROOT") or Path(__file__).resolve().parent.parent)
-DEFAULT_CONF_DIR = PROJECT_ROOT / "conf"
+# The installed package: voicelake/{jobs,models,conf} are the checkout's jobs/, models/ and conf/
+# (symbolic links in the checkout, real folders in the wheel), so a checkout and `pip install .`
+# find them at the same place.
+PACKAGE_DIR = (PROJECT_ROOT / "voicelake" if os.environ.get("VOICELAKE_PROJECT_ROOT")
+               else Path(__file__).resolve().parent)
+DEFAULT_CONF_DIR = PACKAGE_DIR / "conf"
 
 
 def active_conf_dir() -> Path:

@@ -22,9 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from voicelake.config import PROJECT_ROOT  # PyYAML only
+from voicelake.config import PACKAGE_DIR, PROJECT_ROOT  # PyYAML only
 
-CODE_PACKAGES = ("voicelake", "jobs", "models")
 SPARK_CONN_ID = os.environ.get("VOICELAKE_SPARK_CONN_ID", "spark_local")
 DEFAULT_SPARK_CONNECTION = '{"conn_type": "spark", "host": "local[2]"}'
 
@@ -56,15 +55,17 @@ def code_zip_path() -> Path:
 
 
 def build_code_zip(path: str | Path | None = None) -> str:
-    """Zip the voicelake, jobs and models packages for the Spark driver and executors."""
+    """Zip the voicelake package (with voicelake.jobs and voicelake.models) for the Spark
+    driver and executors."""
     target = Path(path) if path else code_zip_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".zip.partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in CODE_PACKAGES:
-            for file in sorted((PROJECT_ROOT / package).rglob("*")):
-                if file.is_file() and "__pycache__" not in file.parts:
-                    archive.write(file, file.relative_to(PROJECT_ROOT))
+        for folder, dirs, files in os.walk(PACKAGE_DIR, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                file = Path(folder) / name
+                archive.write(file, Path("voicelake") / file.relative_to(PACKAGE_DIR))
     partial.replace(target)  # a concurrent reader never sees half a zip
     return str(target)
 
@@ -77,8 +78,8 @@ def delta_jars() -> str:
 
 
 def job_application(job: str) -> str:
-    """Path of a job module (``jobs/<job>.py``) for spark-submit."""
-    path = PROJECT_ROOT / "jobs" / f"{job}.py"
+    """Path of a job module (``voicelake/jobs/<job>.py``, the checkout's ``jobs/``) for spark-submit."""
+    path = PACKAGE_DIR / "jobs" / f"{job}.py"
     if not path.exists():
         raise FileNotFoundError(f"no job module {path}")
     return str(path)
@@ -93,7 +94,7 @@ def submit_environment() -> dict[str, str]:
         "PYSPARK_PYTHON": python,
         "PYSPARK_DRIVER_PYTHON": os.environ.get("PYSPARK_DRIVER_PYTHON", python),
         "VOICELAKE_PROJECT_ROOT": str(PROJECT_ROOT),
-        "VOICELAKE_CONF_DIR": os.environ.get("VOICELAKE_CONF_DIR", str(PROJECT_ROOT / "conf")),
+        "VOICELAKE_CONF_DIR": os.environ.get("VOICELAKE_CONF_DIR", str(PACKAGE_DIR / "conf")),
         "PYTHONUNBUFFERED": "1",
     }
     env.update({k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)})

@@ -101,7 +101,7 @@ def test_spark_tasks_submit_the_job_modules(parsed: dict[str, Any]) -> None:
     spark_tasks = {t: i["application"] for t, i in daily.items() if i["type"] == "SparkSubmitOperator"}
     assert set(spark_tasks) == set(DAILY_ORDER) - {"package_code"}
     for application in spark_tasks.values():
-        assert Path(application).is_file() and Path(application).parent == ROOT / "jobs"
+        assert Path(application).is_file() and Path(application).parent == ROOT / "voicelake" / "jobs"
     # each run covers one day: a data interval, not a trigger instant
     assert parsed["dags"]["voicelake_daily"]["schedule"] == "CronDataIntervalTimetable 0 0 * * *"
     assert parsed["dags"]["voicelake_retrain"]["schedule"] == "CronTriggerTimetable 0 3 * * 0"

@@ -7,8 +7,8 @@ import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.ingest import IngestResult, ingest
 from tests.conftest import make_config, write_jsonl
+from voicelake.jobs.ingest import IngestResult, ingest
 from voicelake.lake import Lake
 from voicelake.runtime import JobContext
 from voicelake.schemas import INGEST_LOG, QUARANTINE

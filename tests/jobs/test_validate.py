@@ -15,15 +15,15 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.build_gold import build_gold
-from jobs.build_silver import build_silver
-from jobs.ingest import ingest
-from jobs.validate import LAYERS, ValidationFailed, ValidationReport, main, validate
-from models.taxonomy import load_taxonomy
 from tests.conftest import make_config
 from voicelake.generator import GeneratorSettings, generate_history
 from voicelake.generator.scores import synthetic_scores
+from voicelake.jobs.build_gold import build_gold
+from voicelake.jobs.build_silver import build_silver
+from voicelake.jobs.ingest import ingest
+from voicelake.jobs.validate import LAYERS, ValidationFailed, ValidationReport, main, validate
 from voicelake.lake import Lake
+from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext
 from voicelake.schemas import (
     GOLD_EMOTION_DAILY,

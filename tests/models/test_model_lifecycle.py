@@ -13,13 +13,13 @@ from mlflow import MlflowClient
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.build_gold import build_gold
-from jobs.score import score_messages
-from jobs.train_model import train
-from models.registry import NoChampionError, configure_mlflow, list_versions, promote
-from models.taxonomy import load_taxonomy
 from tests.conftest import make_config
+from voicelake.jobs.build_gold import build_gold
+from voicelake.jobs.score import score_messages
+from voicelake.jobs.train_model import train
 from voicelake.lake import Lake
+from voicelake.models.registry import NoChampionError, configure_mlflow, list_versions, promote
+from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext
 from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.datasets import load_goemotions, load_seed, parse_maia, split_by_group
-from models.pyfunc import prepare_text
-from models.taxonomy import load_taxonomy
-from models.train import classification_metrics
+from voicelake.models.datasets import load_goemotions, load_seed, parse_maia, split_by_group
+from voicelake.models.pyfunc import prepare_text
+from voicelake.models.taxonomy import load_taxonomy
+from voicelake.models.train import classification_metrics
 
 TAX = load_taxonomy()
 SHARED = Path(__file__).parents[2].parent / "shared" / "data"
@@ -72,7 +72,7 @@ def test_public_and_in_domain_data_map_into_the_taxonomy() -> None:
 def test_hugging_face_dataset_in_goemotions_layout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import huggingface_hub
 
-    from models.datasets import load_goemotions_hf
+    from voicelake.models.datasets import load_goemotions_hf
 
     (tmp_path / "simplified").mkdir()
     pd.DataFrame({"text": ["thanks!", "so annoying", "hmm"], "labels": [[15], [3, 27], [7]],

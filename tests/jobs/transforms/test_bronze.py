@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
+from voicelake.jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
 from voicelake.schemas import SOURCES
 
 REVIEWS = SOURCES["reviews"]

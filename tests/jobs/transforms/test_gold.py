@@ -3,7 +3,7 @@ from datetime import date
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.transforms.gold import build_service_daily
+from voicelake.jobs.transforms.gold import build_service_daily
 
 D = date(2026, 1, 5)
 CONV = ("conversation_id string, channel string, product string, first_response_minutes double, "

@@ -7,8 +7,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.transforms.quality import emotion_coverage, label_drift, with_group_share_sum
 from voicelake.config import ConfigError, active_conf_dir
+from voicelake.jobs.transforms.quality import emotion_coverage, label_drift, with_group_share_sum
 from voicelake.quality import _failing_rows_condition, bronze_suite, checked_columns, load_suite
 
 D = date(2026, 1, 5)

@@ -6,7 +6,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.transforms.silver import (
+from voicelake.jobs.transforms.silver import (
     build_silver_conversations,
     build_silver_messages,
     detect_language,
@@ -135,7 +135,7 @@ def test_native_hmac_matches_python_hmac(spark: SparkSession) -> None:
     import hashlib
     import hmac
 
-    from jobs.transforms.silver import hmac_sha256
+    from voicelake.jobs.transforms.silver import hmac_sha256
 
     ids = ["C0000001", "Ünïcödé-id", ""]
     for key in (b"short", b"k" * 64, b"a-key-longer-than-the-sha256-block-size-" * 3):
