@@ -1,0 +1,218 @@
+"""The NPS calibration model: from a customer's message emotions to P(detractor / passive / promoter).
+
+It is fitted on the customers who answered an NPS survey and applied to every active
+customer. Respondents are not a random sample: the unhappy and the delighted answer far
+more often than the middle, so P(class | emotions) learnt on respondents overstates the
+extremes. Because the selection depends on the class (not on the messages once the class
+is known), it is a prior shift, corrected with the EM procedure of Saerens, Latinne and
+Decaestecker (2002): the population's class priors are re-estimated from the unlabeled
+population's predicted posteriors, and the implied response-rate ratio per class becomes
+a fixed offset on the model's logits, so every segment is corrected the same way.
+
+The model is a standardised multinomial logistic regression (scikit-learn), small enough
+to apply in Spark as plain column expressions (`CalibrationModel.coefficients`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+NPS_CLASSES = ("detractor", "passive", "promoter")
+
+
+def nps_class(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """0 = detractor (0-6), 1 = passive (7-8), 2 = promoter (9-10)."""
+    s = np.asarray(scores, dtype=float)
+    return np.where(s >= 9, 2, np.where(s >= 7, 1, 0))
+
+
+@dataclass(frozen=True)
+class CalibrationModel:
+    """Standardised multinomial logit plus a per-class non-response offset on the logits."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray            # (3, n_features) on standardised features
+    intercept: np.ndarray       # (3,)
+    response_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(prior_pop / prior_resp)
+    nonresponse_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(1 - response rate)
+    respondents_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares it was fitted on
+    population_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares of everyone
+
+    def logits(self, frame: pd.DataFrame, corrected: bool = True, nonrespondent: bool = False) -> np.ndarray:
+        x = (frame[list(self.features)].to_numpy(dtype=float) - self.mean) / self.scale
+        z = x @ self.coef.T + self.intercept
+        if corrected:
+            z = z + self.response_offset
+        return z + self.nonresponse_offset if nonrespondent else z
+
+    def predict_proba(self, frame: pd.DataFrame, corrected: bool = True, nonrespondent: bool = False) -> np.ndarray:
+        """(n, 3) class probabilities of a customer of the population (``corrected``), or of a
+        customer known not to have answered (``nonrespondent``); raw respondent posteriors
+        with ``corrected=False``."""
+        return _softmax(self.logits(frame, corrected, nonrespondent))
+
+    def coefficients(self) -> dict[str, object]:
+        """Plain numbers for logging and for applying the model as Spark column expressions:
+        logit_k = intercept_k + offset_k + sum_j coef_kj * (x_j - mean_j) / scale_j."""
+        return {"classes": list(NPS_CLASSES), "features": list(self.features), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
+                "response_offset": self.response_offset.tolist(),
+                "nonresponse_offset": self.nonresponse_offset.tolist(),
+                "respondents_prior": self.respondents_prior.tolist(),
+                "population_prior": self.population_prior.tolist()}
+
+    @classmethod
+    def from_coefficients(cls, data: dict[str, object]) -> CalibrationModel:
+        """Inverse of `coefficients`."""
+        def arr(key: str) -> np.ndarray:
+            return np.asarray(data[key], dtype=float)
+        return cls(tuple(data["features"]), arr("mean"), arr("scale"), arr("coef"),  # type: ignore[arg-type]
+                   arr("intercept"), arr("response_offset"), arr("nonresponse_offset"),
+                   arr("respondents_prior"), arr("population_prior"))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_logit(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str], c: float = 1.0) -> CalibrationModel:
+    """Fit the standardised multinomial logit on respondents (no non-response correction)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = frame[list(features)].to_numpy(dtype=float)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    present = set(np.unique(labels).astype(int).tolist())
+    if present != {0, 1, 2}:
+        missing = [NPS_CLASSES[k] for k in range(3) if k not in present]
+        raise ValueError(f"the NPS calibration needs answers of every class; none for {missing}")
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((x - mean) / scale, labels)
+    order = np.argsort(model.classes_)
+    coef, intercept = model.coef_[order], model.intercept_[order]
+    return CalibrationModel(tuple(features), mean, scale, coef, intercept)
+
+
+def estimate_response_offset(model: CalibrationModel, respondents_prior: np.ndarray, population: pd.DataFrame,
+                             iterations: int = 200, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """EM for the population's class priors under prior shift (Saerens et al. 2002).
+
+    Returns (offset, population_prior): offset_k = log(prior_pop_k / prior_resp_k), the
+    amount to add to the respondents' logits for the population's posteriors.
+    """
+    base = model.predict_proba(population, corrected=False)
+    resp = np.clip(np.asarray(respondents_prior, dtype=float), 1e-6, None)
+    prior = resp.copy()
+    for _ in range(iterations):
+        adjusted = base * (prior / resp)
+        adjusted /= adjusted.sum(axis=1, keepdims=True)
+        new = adjusted.mean(axis=0)
+        if np.abs(new - prior).max() < tol:
+            prior = new
+            break
+        prior = new
+    prior = np.clip(prior, 1e-6, None)
+    return np.log(prior / resp), prior
+
+
+def fit_calibration(respondents: pd.DataFrame, labels: np.ndarray, population: pd.DataFrame,
+                    features: Sequence[str], response_rate: float, c: float = 1.0) -> CalibrationModel:
+    """The full model: logit on respondents, then the non-response offsets from the population.
+
+    ``response_rate`` is the share of the population that answered. With the class priors of
+    respondents (pi_R) and of the population (pi), the response rate of class k is
+    r_k = pi_R,k * response_rate / pi_k, and a customer known not to have answered has
+    posteriors proportional to P(k | x) * (1 - r_k).
+    """
+    logit = fit_logit(respondents, labels, features, c)
+    prior = np.bincount(labels.astype(int), minlength=3) / len(labels)
+    offset, population_prior = estimate_response_offset(logit, prior, population)
+    rates = np.clip(prior * response_rate / population_prior, 0.0, 0.99)
+    return CalibrationModel(logit.features, logit.mean, logit.scale, logit.coef, logit.intercept, offset,
+                            np.log1p(-rates), prior, population_prior)
+
+
+def calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of a probability against 0/1 outcomes (equal-width bins)."""
+    p = np.asarray(probability, dtype=float)
+    y = np.asarray(outcome, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            error += mask.mean() * abs(p[mask].mean() - y[mask].mean())
+    return float(error)
+
+
+@dataclass(frozen=True)
+class SegmentIndex:
+    """The emotion index of one segment: 100 * (P(promoter) - P(detractor)) over its customers."""
+
+    customers: int
+    respondents: int
+    index: float
+    low: float
+    high: float
+    prior: tuple[float, float, float]  # detractor, passive, promoter shares
+
+
+def _segment_prior(base: np.ndarray, known: np.ndarray, answered: np.ndarray, ratio: np.ndarray,
+                   keep: np.ndarray, weights: np.ndarray, start: np.ndarray, iterations: int, tol: float) -> np.ndarray:
+    prior = start.copy()
+    total = weights.sum()
+    known_mass = (weights[answered, None] * known[answered]).sum(axis=0)
+    rest = ~answered
+    for _ in range(iterations):
+        q = base[rest] * (prior * ratio * keep)
+        q /= q.sum(axis=1, keepdims=True)
+        new = (known_mass + (weights[rest, None] * q).sum(axis=0)) / total
+        done = np.abs(new - prior).max() < tol
+        prior = new
+        if done:
+            break
+    return prior
+
+
+def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray, replicates: int = 200,
+                  seed: int = 0, iterations: int = 100, tol: float = 1e-6) -> SegmentIndex:
+    """The segment's class shares by EM, its customers' own answers taken as known.
+
+    ``base`` holds the respondents-model posteriors (uncorrected) of the segment's customers,
+    ``answers`` their NPS class (0-2) where they answered in the window, else -1. The shares
+    are re-estimated for the segment (a prior shift: a segment hit by a bad release has
+    more detractors than the population the model saw), customers who did not answer
+    weighted by 1 - their class's response rate. The interval is a Poisson bootstrap over
+    customers (``replicates`` EM runs, warm-started).
+    """
+    base = np.asarray(base, dtype=float)
+    answers = np.asarray(answers, dtype=int)
+    n = len(base)
+    answered = answers >= 0
+    known = np.zeros((n, 3))
+    known[answered, answers[answered]] = 1.0
+    ratio = 1.0 / np.clip(model.respondents_prior, 1e-9, None)
+    keep = np.exp(model.nonresponse_offset)
+    start = np.asarray(model.population_prior, dtype=float)
+    prior = _segment_prior(base, known, answered, ratio, keep, np.ones(n), start, iterations, tol)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(replicates):
+        w = rng.poisson(1.0, n).astype(float)
+        if w.sum() == 0:
+            continue
+        p = _segment_prior(base, known, answered, ratio, keep, w, prior, iterations, tol)
+        draws.append(100 * (p[2] - p[0]))
+    low, high = (np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan))
+    return SegmentIndex(n, int(answered.sum()), float(100 * (prior[2] - prior[0])), float(low), float(high),
+                        (float(prior[0]), float(prior[1]), float(prior[2])))

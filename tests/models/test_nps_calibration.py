@@ -1,0 +1,91 @@
+"""The NPS calibration recovers the population's NPS when respondents are biased (no Spark)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from voicelake.models.nps_calibration import (
+    CalibrationModel,
+    calibration_error,
+    fit_calibration,
+    fit_logit,
+    nps_class,
+    segment_index,
+)
+
+FEATURES = ("mean_valence", "min_valence", "contacts")
+RESPONSE_RATE = {0: 0.35, 1: 0.02, 2: 0.12}  # the unhappy and the delighted answer, the middle rarely
+
+
+def population(n: int, seed: int, passive_share: float = 0.5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    other = (1 - passive_share) / 2
+    y = rng.choice(3, size=n, p=[other, passive_share, other])
+    centre = np.array([-0.5, 0.05, 0.5])[y]
+    frame = pd.DataFrame({
+        "mean_valence": centre + rng.normal(0, 0.35, n),
+        "min_valence": centre - 0.3 + rng.normal(0, 0.45, n),
+        "contacts": rng.poisson(np.array([3.0, 1.5, 1.2])[y]).astype(float),
+    })
+    answered = rng.random(n) < np.vectorize(RESPONSE_RATE.get)(y)
+    return frame, y, answered
+
+
+def nps(classes: np.ndarray) -> float:
+    return 100 * (np.mean(classes == 2) - np.mean(classes == 0))
+
+
+def index(model: CalibrationModel, frame: pd.DataFrame, y: np.ndarray, answered: np.ndarray) -> float:
+    """Respondents count with their answer, everyone else with their non-respondent posterior."""
+    p = model.predict_proba(frame, nonrespondent=True)
+    value = np.where(answered, (y == 2).astype(float) - (y == 0), p[:, 2] - p[:, 0])
+    return 100 * float(value.mean())
+
+
+def test_the_corrected_index_recovers_the_population_nps_that_respondents_miss() -> None:
+    frame, y, answered = population(20000, seed=1)
+    model = fit_calibration(frame[answered], y[answered], frame, FEATURES, response_rate=float(answered.mean()))
+    truth, survey = nps(y), nps(y[answered])
+    assert abs(survey - truth) >= 15  # the planted non-response bias
+    corrected_error = abs(index(model, frame, y, answered) - truth)
+    assert corrected_error <= 3
+    # without the correction the model inherits the respondents' mix
+    raw = fit_logit(frame[answered], y[answered], FEATURES)
+    p_raw = raw.predict_proba(frame, corrected=False)
+    assert abs(100 * (p_raw[:, 2] - p_raw[:, 0]).mean() - truth) > corrected_error + 1
+    # calibration of P(promoter) over the whole population
+    p = model.predict_proba(frame)
+    assert calibration_error(p[:, 2], y == 2) <= 0.05
+    assert calibration_error(p_raw[:, 2], y == 2) > calibration_error(p[:, 2], y == 2)
+
+
+def test_a_segment_with_another_mix_is_recovered_with_its_interval() -> None:
+    frame, y, answered = population(20000, seed=2)
+    model = fit_calibration(frame[answered], y[answered], frame, FEATURES, response_rate=float(answered.mean()))
+    # a segment hit by a bad release: far more detractors than the population the model saw
+    seg, y2, answered2 = population(1500, seed=3, passive_share=0.3)
+    rng = np.random.default_rng(4)
+    y2[(y2 == 2) & (rng.random(len(y2)) < 0.6)] = 0
+    centre = np.array([-0.5, 0.05, 0.5])[y2]
+    seg["mean_valence"] = centre + rng.normal(0, 0.35, len(y2))
+    seg["min_valence"] = centre - 0.3 + rng.normal(0, 0.45, len(y2))
+    seg["contacts"] = rng.poisson(np.array([3.0, 1.5, 1.2])[y2]).astype(float)
+    answers = np.where(answered2, y2, -1)
+    result = segment_index(model, model.predict_proba(seg, corrected=False), answers, replicates=100)
+    truth = nps(y2)
+    assert abs(result.index - truth) <= 5
+    assert result.low <= truth <= result.high and result.high - result.low < 20
+    assert result.customers == 1500 and result.respondents == int(answered2.sum())
+    # a global correction alone misses the segment's shift
+    p = model.predict_proba(seg)
+    assert abs(100 * (p[:, 2] - p[:, 0]).mean() - truth) > abs(result.index - truth)
+
+
+def test_coefficients_round_trip_and_classes() -> None:
+    frame, y, answered = population(3000, seed=7)
+    model = fit_calibration(frame[answered], y[answered], frame, FEATURES, response_rate=float(answered.mean()))
+    again = CalibrationModel.from_coefficients(model.coefficients())
+    np.testing.assert_allclose(again.predict_proba(frame), model.predict_proba(frame))
+    assert nps_class([0, 6, 7, 8, 9, 10]).tolist() == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="passive"):
+        fit_logit(frame[y != 1], y[y != 1], FEATURES)
