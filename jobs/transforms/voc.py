@@ -12,6 +12,7 @@ Definitions are written for BI analysts in docs/marts.md. No reads, writes or ac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -244,3 +245,103 @@ def build_service_gaps(conversations: DataFrame, outcomes: DataFrame, as_of: dat
     return (out.withColumn("_ranked", enough.cast("int"))
             .withColumn("gap_rank", F.when(enough, F.row_number().over(rank)))
             .drop("_ranked"))
+
+
+@dataclass(frozen=True)
+class PassiveParams:
+    """What a passive is and how much evidence a driver needs (conf: ``voc.passives``)."""
+
+    passive_low: int = 7
+    passive_high: int = 8
+    promoter_low: int = 9
+    min_support: int = 5          # passives (or promoters, for delighters) who mention the theme
+    max_ngram: int = 2
+
+
+def _terms(text: Column, stopwords: Sequence[str], max_ngram: int) -> Column:
+    """Distinct unigrams (and bigrams) of letters, stop words dropped, lower-cased."""
+    words = F.filter(F.split(F.lower(F.coalesce(text, F.lit(""))), r"[^\p{L}]+"),
+                     lambda w: (F.length(w) > 2) & ~w.isin(*stopwords))
+    grams = words
+    if max_ngram >= 2:
+        pairs = F.transform(F.sequence(F.lit(0), F.greatest(F.size(words) - 2, F.lit(-1))),
+                            lambda i: F.concat_ws(" ", F.element_at(words, i + 1), F.element_at(words, i + 2)))
+        grams = F.concat(words, F.when(F.size(words) >= 2, pairs).otherwise(F.array().cast("array<string>")))
+    return F.array_distinct(grams)
+
+
+def _log_ratio_interval(a: Column, n1: Column, b: Column, n2: Column) -> tuple[Column, Column, Column]:
+    """Ratio of two proportions (a/n1) / (b/n2) with a 95% Katz log interval (0.5 added to every cell)."""
+    a5, b5 = a + 0.5, b + 0.5
+    ratio = (a5 / (n1 + 0.5)) / (b5 / (n2 + 0.5))
+    se = F.sqrt(1 / a5 - 1 / (n1 + 0.5) + 1 / b5 - 1 / (n2 + 0.5))
+    return ratio, ratio * F.exp(-Z95 * se), ratio * F.exp(Z95 * se)
+
+
+def build_passive_drivers(respondents: DataFrame, texts: DataFrame, customer_emotions: DataFrame,
+                          stopwords: Sequence[str], params: PassiveParams) -> DataFrame:
+    """gold.passive_drivers: month x product: what passives say more often than promoters.
+
+    ``respondents``: (month, product, customer_key, nps_score) of NPS answers; ``texts``:
+    (month, customer_key, text) of their verbatims and support messages that month;
+    ``customer_emotions``: (month, customer_key, label) of their dominant emotions.
+    Rows of ``kind`` 'theme' (a key phrase over-represented among passives: lift =
+    share of passives mentioning it / share of promoters), 'emotion' (the same for an
+    emotion label), and 'missing_delighter' (a phrase common among promoters and rare among
+    passives: lift = promoters' share / passives' share). Intervals are 95% Katz log
+    intervals; a row is ranked only when its support reaches ``min_support`` and its lower
+    bound exceeds 1.
+    """
+    klass = (F.when(F.col("nps_score").between(params.passive_low, params.passive_high), F.lit("passive"))
+             .when(F.col("nps_score") >= params.promoter_low, F.lit("promoter")))
+    people = (respondents.select("month", "product", "customer_key", klass.alias("class"))
+              .where(F.col("class").isNotNull()).dropDuplicates(["month", "product", "customer_key"]))
+    sizes = people.groupBy("month", "product").agg(
+        F.count(F.when(F.col("class") == "passive", 1)).alias("passives"),
+        F.count(F.when(F.col("class") == "promoter", 1)).alias("promoters"))
+    terms = (texts.select("month", "customer_key", F.explode(_terms(F.col("text"), stopwords, params.max_ngram))
+                          .alias("item")).withColumn("kind", F.lit("theme")))
+    emotions = customer_emotions.select("month", "customer_key", F.col("label").alias("item"),
+                                        F.lit("emotion").alias("kind"))
+    mentions = terms.unionByName(emotions).dropDuplicates(["month", "customer_key", "kind", "item"])
+    counted = (people.join(mentions, ["month", "customer_key"])
+               .groupBy("month", "product", "kind", "item").agg(
+                   F.count(F.when(F.col("class") == "passive", 1)).alias("passives_with"),
+                   F.count(F.when(F.col("class") == "promoter", 1)).alias("promoters_with"))
+               .join(sizes, ["month", "product"]))
+    lift, lo, hi = _log_ratio_interval(F.col("passives_with"), F.col("passives"),
+                                       F.col("promoters_with"), F.col("promoters"))
+    inv, inv_lo, inv_hi = _log_ratio_interval(F.col("promoters_with"), F.col("promoters"),
+                                              F.col("passives_with"), F.col("passives"))
+    common: list[Column | str] = ["month", "product", "item", "passives_with", "passives", "promoters_with", "promoters",
+              (F.col("passives_with") / F.col("passives")).alias("passive_share"),
+              (F.col("promoters_with") / F.col("promoters")).alias("promoter_share")]
+    drivers = counted.select(*common, "kind", lift.alias("lift"), lo.alias("lift_low"), hi.alias("lift_high"),
+                             (F.col("passives_with") >= params.min_support).alias("_enough"))
+    delighters = counted.where(F.col("kind") == "theme").select(
+        *common, F.lit("missing_delighter").alias("kind"), inv.alias("lift"), inv_lo.alias("lift_low"),
+        inv_hi.alias("lift_high"), (F.col("promoters_with") >= params.min_support).alias("_enough"))
+    out = drivers.unionByName(delighters)
+    ranked = F.col("_enough") & (F.col("lift_low") > 1)
+    order = Window.partitionBy("month", "product", "kind").orderBy(
+        ranked.cast("int").desc(), F.col("lift_low").desc(), F.col("item"))
+    return (out.withColumn("rank", F.when(ranked, F.row_number().over(order)))
+            .withColumn("evidence", F.when(~F.col("_enough"), F.lit("too few mentions"))
+                        .when(F.col("lift_low") <= 1, F.lit("not over-represented"))
+                        .otherwise(F.lit("ok")))
+            .drop("_enough"))
+
+
+def silent_middle(customer_classes: DataFrame) -> DataFrame:
+    """Per month x product: customers never surveyed whose predicted class is passive.
+
+    ``customer_classes``: (month, product, customer_key, answered boolean, q_detractor,
+    q_passive, q_promoter) with the calibrated probabilities of each active customer.
+    """
+    predicted = F.when((F.col("q_passive") >= F.col("q_promoter")) & (F.col("q_passive") >= F.col("q_detractor")),
+                       F.lit(True)).otherwise(F.lit(False))
+    return customer_classes.groupBy("month", "product").agg(
+        F.count(F.lit(1)).alias("active_customers"),
+        F.count(F.when(~F.col("answered"), 1)).alias("never_surveyed"),
+        F.count(F.when(~F.col("answered") & predicted, 1)).alias("silent_passives"),
+        F.sum(F.when(~F.col("answered"), F.col("q_passive"))).alias("expected_silent_passives"))

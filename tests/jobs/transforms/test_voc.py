@@ -148,3 +148,43 @@ def test_poisson_weights_are_deterministic_with_mean_one(spark: SparkSession) ->
     again = spark.range(20000).select(poisson_weight(F.col("id").cast("string"), F.lit(3)).alias("w"))
     assert again.agg(F.sum("w")).first()[0] == df.agg(F.sum("w")).first()[0]
     assert date(2026, 1, 5).weekday() == 0
+
+
+def test_passive_drivers_rank_the_theme_passives_mention_more(spark: SparkSession) -> None:
+    from voicelake.jobs.transforms.voc import PassiveParams, build_passive_drivers, silent_middle
+
+    month = date(2026, 1, 1)
+    respondents, texts, emotions = [], [], []
+    for i in range(40):  # passives: 30 of 40 talk about the price, 10 about setup
+        respondents.append((month, "P", f"p{i}", 7 + i % 2))
+        texts.append((month, f"p{i}", "the price is too expensive for what it does" if i < 30 else "setup was ok"))
+        emotions.append((month, f"p{i}", "disappointment" if i < 20 else "neutral"))
+    for i in range(40):  # promoters: 3 mention the price, 25 love the support team
+        respondents.append((month, "P", f"q{i}", 9 + i % 2))
+        texts.append((month, f"q{i}", "great support team, quick answers" if i < 25 else
+                      ("price is fine" if i < 28 else "setup was ok")))
+        emotions.append((month, f"q{i}", "gratitude" if i < 30 else "neutral"))
+    out = build_passive_drivers(
+        spark.createDataFrame(respondents, "month date, product string, customer_key string, nps_score int"),
+        spark.createDataFrame(texts, "month date, customer_key string, text string"),
+        spark.createDataFrame(emotions, "month date, customer_key string, label string"),
+        stopwords=("the", "for", "what", "does", "was", "too", "and", "is"), params=PassiveParams())
+    rows = {(r["kind"], r["item"]): r for r in out.collect()}
+    top_theme = next(r for r in rows.values() if r["kind"] == "theme" and r["rank"] == 1)
+    assert top_theme["item"] in {"price", "expensive", "price expensive"}
+    price = rows[("theme", "price")]
+    assert (price["passives_with"], price["passives"], price["promoters_with"], price["promoters"]) == (30, 40, 3, 40)
+    assert price["lift_low"] > 1 and price["lift_low"] < price["lift"] < price["lift_high"]
+    assert rows[("theme", "setup")]["rank"] is None and rows[("theme", "setup")]["evidence"] == "not over-represented"
+    assert rows[("emotion", "disappointment")]["rank"] == 1
+    delighter = next(r for r in rows.values() if r["kind"] == "missing_delighter" and r["rank"] == 1)
+    assert delighter["item"] in {"support", "team", "great", "support team", "great support", "quick", "answers",
+                                 "quick answers", "team quick"}
+    classes = spark.createDataFrame(
+        [(month, "P", "a", False, 0.1, 0.8, 0.1), (month, "P", "b", False, 0.7, 0.2, 0.1),
+         (month, "P", "c", True, 0.1, 0.8, 0.1)],
+        "month date, product string, customer_key string, answered boolean, q_detractor double, "
+        "q_passive double, q_promoter double")
+    middle = silent_middle(classes).first()
+    assert (middle["active_customers"], middle["never_surveyed"], middle["silent_passives"]) == (3, 2, 1)
+    assert middle["expected_silent_passives"] == pytest.approx(1.0)
