@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
+from voicelake.config import load_config
 from voicelake.jobs.transforms.silver import (
     build_silver_conversations,
     build_silver_messages,
@@ -103,7 +104,9 @@ def _main(argv: Sequence[str] | None) -> int:
                         "Build silver.messages and silver.conversations from bronze.")
     add_date_arguments(parser)
     args = parser.parse_args(argv)
-    with open_lake(args.env) as ctx:
+    config = load_config(args.env)
+    pseudonym_key(config)  # a missing key fails here, in one line, before Spark starts
+    with open_lake(config=config) as ctx:
         result = build_silver(ctx, args.date, args.since, args.until)
     span = f"{result.dates[0]} .. {result.dates[-1]}" if result.dates else "no dates"
     print(f"silver: {result.messages} messages, {result.conversations} conversations "

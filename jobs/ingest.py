@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame
 
 from voicelake.jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
+from voicelake.jobs.transforms.mapping import apply_mapping
 from voicelake.landing import (
     FILE_SUFFIXES,
     list_landing_files,
@@ -112,6 +113,7 @@ def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, b
     raw = _read_new(ctx, mapping, state)
     if raw is None:
         return IngestResult(source, 0, 0, 0, 0), []
+    raw = apply_mapping(raw, mapping)  # casts, value maps, constants, role rules (conf/sources.yaml)
     schema = SOURCES[source]
     flagged = flag_invalid_records(raw, schema, ctx.config.max_text_chars,
                                    mapping.timestamp_format).cache()

@@ -20,7 +20,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from voicelake.config import ConfigError, load_config
+from voicelake.config import load_config
+from voicelake.errors import DEBUG_FLAG, debug_requested, report_error
 
 JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("voicelake.jobs.ingest", "ingest new landing files / Delta versions into bronze"),
@@ -33,6 +34,7 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("voicelake.jobs.score", "score silver.messages with the champion into silver.message_emotions"),
     "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
 }
+TABLE_MAX_ROWS = 1000  # `voicelake sql --format table` prints at most this many rows by default
 LOCAL_COMMANDS: dict[str, str] = {
     "generate": "write a seeded synthetic support history into the landing zone",
     "sql": "run a Spark SQL query against the lake and print the result",
@@ -124,16 +126,21 @@ def cmd_sql(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="voicelake sql", description=LOCAL_COMMANDS["sql"])
     p.add_argument("query", help='e.g. "select * from gold.service_daily limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--max-rows", type=int, default=1000, help="print at most this many rows")
+    p.add_argument("--max-rows", type=int, default=None,
+                   help=f"print at most this many rows (default: {TABLE_MAX_ROWS} for table, all for csv/json)")
     p.add_argument("--env", default=None)
     args = p.parse_args(argv)
+    limit = args.max_rows if args.max_rows is not None else (TABLE_MAX_ROWS if args.format == "table" else None)
     with open_lake(args.env) as ctx:
         df = ctx.spark.sql(args.query)
-        rows = [tuple(r) for r in df.limit(args.max_rows + 1).collect()]
-    print(format_rows(df.columns, rows[: args.max_rows], args.format))
-    if args.format == "table":
-        more = " (more rows not shown; raise --max-rows)" if len(rows) > args.max_rows else ""
-        print(f"({min(len(rows), args.max_rows)} rows){more}", file=sys.stderr)
+        rows = [tuple(r) for r in (df if limit is None else df.limit(limit + 1)).collect()]
+    shown = rows if limit is None else rows[:limit]
+    print(format_rows(df.columns, shown, args.format))
+    if limit is not None and len(rows) > limit:
+        print(f"({limit} rows shown; output limited by --max-rows {limit}: more rows exist, "
+              f"raise --max-rows to see them)", file=sys.stderr)
+    elif args.format == "table":
+        print(f"({len(rows)} rows)", file=sys.stderr)
     return 0
 
 
@@ -366,7 +373,8 @@ def _usage() -> str:
         lines.append(f"  {name:<14} {text}")
     for name, text in LOCAL_COMMANDS.items():
         lines.append(f"  {name:<14} {text}")
-    lines.append("\nenvironment: VOICELAKE_ENV (overlay, default local), VOICELAKE_HOME (local home)")
+    lines.append("\nenvironment: VOICELAKE_ENV (overlay name in conf/ or path of your own overlay file; "
+                 "default local), VOICELAKE_HOME (local home), VOICELAKE_DEBUG=1 (tracebacks; or --debug)")
     return "\n".join(lines)
 
 
@@ -384,11 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in LOCAL_HANDLERS:
         print(f"voicelake: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    debug = debug_requested(rest)
     try:
-        return LOCAL_HANDLERS[command](rest)
-    except (ConfigError, ValueError, LookupError, RuntimeError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return LOCAL_HANDLERS[command]([a for a in rest if a != DEBUG_FLAG])
+    except Exception as exc:  # noqa: BLE001 - every failure is reported as one line, none is swallowed
+        return report_error(exc, debug)
 
 
 if __name__ == "__main__":

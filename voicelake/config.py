@@ -1,8 +1,10 @@
 """The one place voicelake's configuration comes from.
 
 `load_config()` merges ``conf/base.yaml`` with ``conf/<VOICELAKE_ENV>.yaml`` (``local`` by
-default), applies the location overrides ``VOICELAKE_HOME`` / ``VOICELAKE_LAKE_ROOT`` /
-``VOICELAKE_LANDING`` from the environment, expands ``{home}`` and ``{project}``
+default; ``VOICELAKE_ENV`` may also be the path of the user's own overlay file anywhere, merged
+over the overlay its ``extends:`` names, ``local`` by default), applies the location overrides
+``VOICELAKE_HOME`` / ``VOICELAKE_LAKE_ROOT`` / ``VOICELAKE_LANDING`` from the environment,
+expands the ``{home}``, ``{project}``, ``{conf}`` and ``{overlay}`` (the overlay file's folder)
 placeholders, and returns a frozen, typed :class:`Config`. Secrets are never read from
 YAML: the config only names the environment variables that hold them.
 """
@@ -210,6 +212,20 @@ def _model_config(m: Mapping[str, Any]) -> ModelConfig:
     )
 
 
+def is_overlay_file(env: str) -> bool:
+    """Whether ``env`` names an overlay file (a path ending in .yaml/.yml) rather than conf/<env>.yaml."""
+    return env.endswith((".yaml", ".yml")) or "/" in env or os.sep in env
+
+
+def _named_overlay(conf_path: Path, env: str) -> Path:
+    overlay_path = conf_path / f"{env}.yaml"
+    if not overlay_path.exists():
+        known = sorted(p.stem for p in conf_path.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"unknown VOICELAKE_ENV {env!r}: no {overlay_path} (known: {known}; "
+                          f"or give the path of your own overlay file)")
+    return overlay_path
+
+
 def load_config(
     env: str | None = None,
     conf_dir: str | Path | None = None,
@@ -219,11 +235,19 @@ def load_config(
     env = env or os.environ.get("VOICELAKE_ENV", "local")
     conf_path = Path(conf_dir) if conf_dir else active_conf_dir()
     data = _read_yaml(conf_path / "base.yaml")
-    overlay_path = conf_path / f"{env}.yaml"
-    if not overlay_path.exists():
-        known = sorted(p.stem for p in conf_path.glob("*.yaml") if p.stem != "base")
-        raise ConfigError(f"unknown VOICELAKE_ENV {env!r}: no {overlay_path} (known: {known})")
-    data = _deep_merge(data, _read_yaml(overlay_path))
+    overlay_dir = conf_path
+    if is_overlay_file(env):
+        # a user's own overlay anywhere: merged over the overlay it extends (local by default)
+        own_path = Path(os.path.expanduser(env)).resolve()
+        if not own_path.exists():
+            raise ConfigError(f"overlay file not found: {own_path} (VOICELAKE_ENV / --env)")
+        own = _read_yaml(own_path)
+        extends = str(own.pop("extends", "local"))
+        data = _deep_merge(data, _read_yaml(_named_overlay(conf_path, extends)))
+        data = _deep_merge(data, own)
+        overlay_dir = own_path.parent
+    else:
+        data = _deep_merge(data, _read_yaml(_named_overlay(conf_path, env)))
 
     env_home = os.environ.get("VOICELAKE_HOME")
     if env_home:
@@ -236,7 +260,8 @@ def load_config(
         data["lake"]["landing"] = os.environ["VOICELAKE_LANDING"]
 
     home = _resolve_home(str(_require(data, "home", "")))
-    data = _expand(data, {"home": home, "project": str(PROJECT_ROOT), "conf": str(conf_path)})
+    data = _expand(data, {"home": home, "project": str(PROJECT_ROOT), "conf": str(conf_path),
+                          "overlay": str(overlay_dir)})
 
     lake = data["lake"]
     spark = data["spark"]

@@ -8,7 +8,6 @@ under spark-submit on a cluster.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from datetime import date, timedelta
 from pyspark.sql import SparkSession
 
 from voicelake.config import Config, load_config
+from voicelake.errors import debug_requested, report_error
 from voicelake.lake import Lake
 from voicelake.spark import get_spark
 
@@ -33,7 +33,10 @@ def job_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every job takes."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--env", default=None,
-                        help="configuration overlay conf/<env>.yaml (default: $VOICELAKE_ENV or local)")
+                        help="configuration overlay: a name (conf/<env>.yaml) or the path of your own "
+                             "overlay file (default: $VOICELAKE_ENV or local)")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of an error (or set VOICELAKE_DEBUG=1)")
     return parser
 
 
@@ -74,12 +77,12 @@ def open_lake(env: str | None = None, config: Config | None = None,
 
 
 def run_job(body, argv: Sequence[str] | None) -> int:  # type: ignore[no-untyped-def]
-    """Run a job body, turning expected failures into a one-line error and exit code 1."""
+    """Run a job body; any failure becomes one line on stderr and exit code 1 (the traceback
+    too with ``--debug`` or ``VOICELAKE_DEBUG=1``)."""
     started = time.perf_counter()
     try:
         code = body(argv)
-    except (LookupError, ValueError, RuntimeError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none is swallowed
+        return report_error(exc, debug_requested(argv))
     print(f"done in {time.perf_counter() - started:.1f}s")
     return int(code or 0)

@@ -176,11 +176,44 @@ def messages_from_calls(calls: DataFrame) -> DataFrame:
         product=F.col("product"), product_version=F.col("product_version"), queue=F.col("queue"))
 
 
+THREAD_DOUBLINGS = 6  # reply chains are followed up to 2**6 = 64 posts deep
+
+
+def thread_roots(posts: DataFrame, doublings: int = THREAD_DOUBLINGS) -> DataFrame:
+    """Add ``_thread``: each post's thread root, walking ``in_reply_to`` where no ``thread_id``
+    is given, and ``_thread_customer``: the thread's customer id (from its customer posts).
+
+    Pointer doubling: every post starts at its ``thread_id``, else its parent, else itself;
+    each round replaces the pointer by the pointer's pointer, so ``doublings`` rounds follow
+    chains of up to ``2**doublings`` posts, whatever days they span. A pointer to a post that
+    is not there (a root outside the export) stops there: such a thread's root is its earliest
+    post (by ``posted_at``, then ``post_id``), unless the id is a given ``thread_id``.
+    """
+    ptr = posts.select("post_id", F.coalesce("thread_id", "in_reply_to", "post_id").alias("_anc"))
+    for _ in range(doublings):
+        step = ptr.select(F.col("post_id").alias("_anc"), F.col("_anc").alias("_next"))
+        ptr = ptr.join(step, "_anc", "left").select(
+            "post_id", F.coalesce("_next", "_anc").alias("_anc"))
+    w = Window.partitionBy("_top")
+    top = posts.join(ptr.withColumnRenamed("_anc", "_top"), "post_id", "left")
+    known = F.max(F.coalesce((F.col("post_id") == F.col("_top")) | (F.col("thread_id") == F.col("_top")),
+                             F.lit(False))).over(w)
+    earliest = F.min(F.struct(F.col("posted_at"), F.col("post_id"))).over(w)["post_id"]
+    is_customer = normalise_role(F.col("author_role")) == "customer"
+    first_customer = F.min(F.when(is_customer & F.col("customer_id").isNotNull(),
+                                  F.struct(F.col("posted_at"), F.col("customer_id")))).over(w)["customer_id"]
+    return (top.withColumn("_thread", F.when(known, F.col("_top")).otherwise(earliest))
+            .withColumn("_thread_customer", first_customer).drop("_top"))
+
+
 def messages_from_social(posts: DataFrame) -> DataFrame:
+    """Social posts as messages, one conversation per thread (roots derived from reply chains);
+    a customer id given on the thread's customer posts is carried to all its posts."""
+    posts = thread_roots(posts)
     return _message(
-        posts, message_id=F.col("post_id"),
-        conversation_id=F.coalesce(F.col("thread_id"), F.col("in_reply_to"), F.col("post_id")),
-        channel="social", source="social_posts", customer_id=F.col("customer_id"),
+        posts, message_id=F.col("post_id"), conversation_id=F.col("_thread"),
+        channel="social", source="social_posts",
+        customer_id=F.coalesce(F.col("customer_id"), F.col("_thread_customer")),
         agent_id=F.when(normalise_role(F.col("author_role")) == "agent", F.col("author_handle")),
         author_role=F.col("author_role"), sent_at=F.col("posted_at"), text=F.col("text"),
         product=F.col("product"), product_version=F.col("product_version"), queue=_null())
