@@ -5,7 +5,9 @@ Publish protocol: the marts are written to a staging copy (`Lake.stage`), valida
 their Great Expectations suites, and only then copied into the gold tables. When a critical
 expectation fails, the gold tables stay at their Delta version, the failing rows go to
 quarantine, and the job exits 1 with the summary. Partition-scoped by ``date``:
-publishing a date replaces that date.
+publishing a date replaces that date. A dated run also rebuilds every date that silver
+rebuilt since gold last published it (late or updated records; see ``jobs/build_log.py``),
+and records what it published in ``gold.build_log``.
 
     voicelake build-gold [--date D | --since D [--until D]]              # stage, validate, publish
     voicelake build-gold --date D --stage-only                           # stage only (DAG task 1)
@@ -21,6 +23,7 @@ from datetime import date
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
 from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.lake import scalar
@@ -80,12 +83,23 @@ def publish_gold(ctx: JobContext, staged: Mapping[str, DataFrame],
         else:
             ctx.lake.replace_partitions(frame, table, "date", dates)
         written[table] = ctx.lake.rows_written(table)
+    published = set(dates) if dates is not None else None
+    silver_builds = [b for b, rebuilt in unconsumed_silver_builds(ctx).items()
+                     if published is None or set(rebuilt) <= published]
+    record_build(ctx, GOLD_BUILD_LOG, new_build_id(), None, dates,
+                 dates if dates is not None else [], silver_builds)
     return written, report
 
 
 def gold_dates(ctx: JobContext, day: date | None, since: date | None, until: date | None) -> list[date] | None:
-    return covered_dates(day, since, until,
-                         lambda: scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date"))))
+    """The run's dates plus every date a silver build rebuilt since gold last consumed it
+    (late or updated records, SLA targets passing); None for a full rebuild."""
+    dates = covered_dates(day, since, until,
+                          lambda: scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date"))))
+    if dates is None:
+        return None
+    extra = {d for rebuilt in unconsumed_silver_builds(ctx).values() for d in rebuilt}
+    return sorted(set(dates) | extra)
 
 
 def build_gold(ctx: JobContext, day: date | None = None, since: date | None = None,

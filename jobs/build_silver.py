@@ -10,15 +10,16 @@ pseudonymised on the way, so raw PII stays in bronze only. Writes are partition-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import LongType, StructField, StructType
 
 from voicelake.config import load_config
+from voicelake.jobs.build_log import SILVER_BUILD_LOG, new_build_id, record_build, unconsumed_batches
 from voicelake.jobs.transforms.silver import (
     build_silver_conversations,
     build_silver_messages,
@@ -51,37 +52,105 @@ class SilverResult:
     dates: list[date]
     messages: int
     conversations: int
+    late_dates: list[date] = field(default_factory=list)  # rebuilt beyond the requested dates
+
+
+def _empty_bronze(ctx: JobContext, source: str) -> DataFrame:
+    fields = [StructField(f.name, SPARK_TYPES[f.type]) for f in SOURCES[source].fields]
+    fields += [StructField("_raw", SPARK_TYPES["string"]), StructField("_source_file", SPARK_TYPES["string"]),
+               StructField("_source_version", LongType()), StructField("_batch_id", SPARK_TYPES["string"]),
+               StructField("_ingested_at", SPARK_TYPES["timestamp"])]
+    return ctx.spark.createDataFrame([], StructType(fields))
+
+
+def read_bronze_raw(ctx: JobContext, source: str) -> DataFrame:
+    """Every version of every record of a bronze source (empty if never ingested)."""
+    table = bronze_table(source)
+    return ctx.lake.read(table) if ctx.lake.exists(table) else _empty_bronze(ctx, source)
 
 
 def read_bronze(ctx: JobContext, source: str) -> DataFrame:
-    """Latest version of every record of a bronze source (empty if never ingested)."""
-    schema = SOURCES[source]
-    table = bronze_table(source)
-    if not ctx.lake.exists(table):
-        fields = [StructField(f.name, SPARK_TYPES[f.type]) for f in schema.fields]
-        fields.append(StructField("_ingested_at", SPARK_TYPES["timestamp"]))
-        fields.append(StructField("_source_file", SPARK_TYPES["string"]))
-        return ctx.spark.createDataFrame([], StructType(fields))
-    return latest_records(ctx.lake.read(table), schema.key)
+    """Latest version of every record of a bronze source, deletes removed (empty if never ingested)."""
+    return latest_records(read_bronze_raw(ctx, source), SOURCES[source].key)
+
+
+def _dates(df: DataFrame, column: str) -> set[date]:
+    return {r[0] for r in df.select(F.to_date(column)).distinct().collect() if r[0] is not None}
+
+
+def touched_dates(ctx: JobContext, raw: Mapping[str, DataFrame], unified: DataFrame,
+                  batches: Sequence[str]) -> set[date]:
+    """Every silver date that records of the given ingest batches change: the days their
+    messages were (and are now) sent on, and the days their conversations opened (before and now)."""
+    if not batches:
+        return set()
+    new = {name: latest_records(df.where(F.col("_batch_id").isin(list(batches))), SOURCES[name].key,
+                                keep_tombstones=True) for name, df in raw.items()}
+    new_unified = unify_messages(new)
+    ids = new_unified.select("conversation_id").unionByName(
+        new["tickets"].select(F.concat(F.lit("ticket:"), F.col("ticket_id")).alias("conversation_id"))
+    ).unionByName(
+        new["surveys"].select(F.concat(F.lit("survey:"), F.col("response_id")).alias("conversation_id"))
+    ).unionByName(
+        new["surveys"].where(F.col("ticket_id").isNotNull())
+        .select(F.concat(F.lit("ticket:"), F.col("ticket_id")).alias("conversation_id"))
+    ).distinct().cache()
+    try:
+        dates = _dates(new_unified, "sent_at")
+        dates |= _dates(unified.join(ids, "conversation_id"), "sent_at")
+        opened = (new["tickets"].select(F.col("created_at").alias("t"))
+                  .unionByName(new["surveys"].select(F.col("responded_at").alias("t"))))
+        dates |= _dates(opened, "t")
+        if ctx.lake.exists(SILVER_CONVERSATIONS):
+            dates |= _dates(ctx.lake.read(SILVER_CONVERSATIONS).join(ids, "conversation_id"), "opened_date")
+        if ctx.lake.exists(SILVER_MESSAGES):
+            old = ctx.lake.read(SILVER_MESSAGES).join(new_unified.select("message_id"), "message_id")
+            dates |= _dates(old, "sent_date")
+    finally:
+        ids.unpersist()
+    return dates
+
+
+def pending_sla_dates(ctx: JobContext, as_of: datetime) -> set[date]:
+    """Days holding a conversation that was still open within its SLA target when last built
+    and whose target has passed by ``as_of`` (its ``sla_breached`` turns TRUE now)."""
+    if not ctx.lake.exists(SILVER_CONVERSATIONS):
+        return set()
+    pending = ctx.lake.read(SILVER_CONVERSATIONS).where(
+        F.col("first_response_censored") & F.col("sla_breached").isNull()
+        & (F.col("sla_due_at") <= F.lit(as_of)))
+    return _dates(pending, "opened_date")
 
 
 def build_silver(ctx: JobContext, day: date | None = None, since: date | None = None,
                  until: date | None = None) -> SilverResult:
-    """Rebuild silver for the given dates (or all of them)."""
-    sources = {name: read_bronze(ctx, name) for name in SOURCES}
+    """Rebuild silver for the given dates (or all of them), plus every earlier or later date
+    that records ingested since the last silver build touch; logged in silver.build_log."""
+    raw = {name: read_bronze_raw(ctx, name) for name in SOURCES}
+    sources = {name: latest_records(df, SOURCES[name].key) for name, df in raw.items()}
     unified = unify_messages(sources)
-    dates = covered_dates(day, since, until,
-                          lambda: scalar(unified.agg(F.max(F.to_date("sent_at")))))
-    if dates is not None:
+    batches = unconsumed_batches(ctx)
+    run_dates = covered_dates(day, since, until,
+                              lambda: scalar(unified.agg(F.max(F.to_date("sent_at")))))
+    dates = run_dates
+    late: list[date] = []
+    if run_dates is not None:
+        as_of: datetime = datetime.combine(max(run_dates) + timedelta(days=1), time.min)
+        extra = touched_dates(ctx, raw, unified, batches) | pending_sla_dates(ctx, as_of)
+        late = sorted(extra - set(run_dates))
+        dates = sorted(set(run_dates) | extra)
         lo = min(dates) - timedelta(days=CONVERSATION_SPAN_DAYS)
         hi = max(dates) + timedelta(days=CONVERSATION_SPAN_DAYS + 1)
         unified = unified.where(F.col("sent_at").between(F.lit(lo), F.lit(hi)))
+    else:
+        last = scalar(unified.agg(F.max(F.to_date("sent_at"))))
+        as_of = datetime.combine((last or date.today()) + timedelta(days=1), time.min)
     unified = unified.cache()
     key = pseudonym_key(ctx.config)
     try:
         messages = build_silver_messages(unified, key)
         conversations = build_silver_conversations(
-            unified, sources["tickets"], sources["surveys"], ctx.config.sla_minutes, key)
+            unified, sources["tickets"], sources["surveys"], ctx.config.sla_minutes, key, as_of=as_of)
         if dates is None:
             ctx.lake.overwrite(messages, SILVER_MESSAGES, partition_by=["sent_date"])
             ctx.lake.overwrite(conversations, SILVER_CONVERSATIONS, partition_by=["opened_date"])
@@ -96,7 +165,8 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
             r[0] for r in unified.select(F.to_date("sent_at")).distinct().collect() if r[0])
     finally:
         unified.unpersist()
-    return SilverResult(built_dates, n_messages, n_conversations)
+    record_build(ctx, SILVER_BUILD_LOG, new_build_id(), as_of, run_dates, built_dates, batches)
+    return SilverResult(built_dates, n_messages, n_conversations, late)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -111,6 +181,9 @@ def _main(argv: Sequence[str] | None) -> int:
     span = f"{result.dates[0]} .. {result.dates[-1]}" if result.dates else "no dates"
     print(f"silver: {result.messages} messages, {result.conversations} conversations "
           f"({len(result.dates)} days: {span})")
+    if result.late_dates:
+        print(f"silver: also rebuilt {len(result.late_dates)} other day(s) touched by late or updated "
+              f"records or by SLA targets passing: {', '.join(map(str, result.late_dates))}")
     return 0
 
 

@@ -2,6 +2,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from voicelake.generator import GeneratorSettings, generate_history
 
 
@@ -46,3 +48,20 @@ def test_malformed_records_are_counted_in_the_answer_file(tmp_path: Path) -> Non
     answers = json.loads((tmp_path / "answers.json").read_text())
     kinds = {k for per_source in answers["malformed"].values() for k in per_source}
     assert {"invalid_json", "missing_required", "bad_timestamp", "oversized_text"} <= kinds
+
+
+@pytest.mark.parametrize("late, update", [(0.2, 0.0), (0.0, 0.5)])
+def test_generator_late_files_are_seeded(tmp_path: Path, late: float, update: float) -> None:
+    def run(name: str) -> dict[str, bytes]:
+        root = tmp_path / name
+        generate_history(GeneratorSettings(days=2, customers=400, seed=9, start=date(2026, 2, 2), landing=root,
+                                           answers=tmp_path / f"{name}.json", workers=1,
+                                           late_rate=late, update_rate=update))
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.*"))}
+    a, b = run("a"), run("b")
+    assert a == b
+    late_files = [name for name in a if ".late-from-" in name]
+    assert late_files and all(name.split("/")[-1][:10] > name.split("-from-")[1][:10] for name in late_files)
+    if update:  # a solved ticket first exported open comes again, solved, in the late file
+        updates = [body for name, body in a.items() if name.startswith("tickets/") and ".late-from-" in name]
+        assert updates and all(b'"status": "solved"' in body for body in updates)

@@ -87,6 +87,10 @@ def _generate_parser() -> argparse.ArgumentParser:
                    help="first day (YYYY-MM-DD; default generator.start_date from config)")
     p.add_argument("--malformed-rate", type=float, default=0.002,
                    help="share of records written malformed, to exercise quarantine (default 0.002)")
+    p.add_argument("--late-rate", type=float, default=0.0,
+                   help="share of records landing a day late, in <D+1>.late-from-<D> files (default 0)")
+    p.add_argument("--update-rate", type=float, default=0.0,
+                   help="share of solved tickets exported open first and re-exported solved a day later")
     p.add_argument("--landing", default=None, help="landing zone folder (default lake.landing)")
     p.add_argument("--answers", default=None,
                    help="ground-truth answer file (default <home>/generator/answers.json)")
@@ -108,7 +112,8 @@ def cmd_generate(argv: Sequence[str]) -> int:
         start=args.start or date.fromisoformat(config.generator_start_date),
         landing=Path(landing),
         answers=Path(args.answers or f"{config.home}/generator/answers.json"),
-        malformed_rate=args.malformed_rate, max_text_chars=config.max_text_chars)
+        malformed_rate=args.malformed_rate, max_text_chars=config.max_text_chars,
+        late_rate=args.late_rate, update_rate=args.update_rate)
     summary = generate_history(settings)
     print(f"generated {summary['messages']} messages, {sum(summary['records'].values())} records "
           f"over {summary['days']} days ({summary['start']} .. {summary['end']}) "

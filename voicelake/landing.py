@@ -128,8 +128,9 @@ def read_delta_changes(spark: SparkSession, mapping: SourceMapping, schema: Sour
                   .option("startingVersion", last_version + 1)
                   .option("endingVersion", current))
         df = (reader.table(mapping.table) if mapping.table else reader.load(target))
-        df = df.where(F.col("_change_type").isin("insert", "update_postimage")).drop(
-            "_change_type", "_commit_timestamp")
+        # deletes are kept: `_change_type` stays in `_raw`, so silver treats them as tombstones
+        df = df.where(F.col("_change_type").isin("insert", "update_postimage", "delete")).drop(
+            "_commit_timestamp")
     source_cols = [c for c in df.columns if c != "_commit_version"]
     fields = [(F.col(f"`{mapping.source_column(f)}`").cast("string")
                if mapping.source_column(f) in source_cols else F.lit(None).cast("string")).alias(f)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -53,10 +54,22 @@ STOPWORDS: dict[str, tuple[str, ...]] = {
 
 # -- helpers -----------------------------------------------------------------------------
 
-def latest_records(df: DataFrame, key: str) -> DataFrame:
-    """One row per ``key``: the most recently ingested version of a record."""
-    w = Window.partitionBy(key).orderBy(F.col("_ingested_at").desc(), F.col("_source_file").desc())
-    return df.withColumn("_rn", F.row_number().over(w)).where("_rn = 1").drop("_rn")
+def is_tombstone(raw: Column) -> Column:
+    """TRUE for a bronze row that records a delete (a change-feed ``delete`` kept in ``_raw``)."""
+    return F.coalesce(F.get_json_object(raw, "$._change_type") == F.lit("delete"), F.lit(False))
+
+
+def latest_records(df: DataFrame, key: str, keep_tombstones: bool = False) -> DataFrame:
+    """One row per ``key``: its newest version by ``_source_version`` (a Delta source's commit
+    version; NULL for files sorts last), then ingest time, then file name. A key whose newest
+    version is a delete (tombstone) is dropped unless ``keep_tombstones``."""
+    order = [F.col(c).desc_nulls_last() for c in ("_source_version", "_ingested_at", "_source_file")
+             if c in df.columns]
+    w = Window.partitionBy(key).orderBy(*order)
+    out = df.withColumn("_rn", F.row_number().over(w)).where("_rn = 1").drop("_rn")
+    if "_raw" in df.columns and not keep_tombstones:
+        out = out.where(~is_tombstone(F.col("_raw")))
+    return out
 
 
 def normalise_role(col: Column) -> Column:
@@ -272,10 +285,22 @@ def _minutes_between(start: Column, end: Column) -> Column:
     return (F.unix_timestamp(end) - F.unix_timestamp(start)) / 60.0
 
 
+TIMING_FLAGS = ("response_before_opened", "resolved_before_opened", "resolved_before_first_response")
+
+
 def build_silver_conversations(unified: DataFrame, tickets: DataFrame, surveys: DataFrame,
-                               sla_minutes: Mapping[str, int], pseudonym_key: bytes) -> DataFrame:
+                               sla_minutes: Mapping[str, int], pseudonym_key: bytes,
+                               as_of: datetime | None = None) -> DataFrame:
     """silver.conversations rows: one per ticket, chat, email thread, call, social thread,
-    review and survey answer, with service metrics."""
+    review and survey answer, with service metrics as of the cut-off ``as_of``.
+
+    First response: the customer's first message (a ticket's creation) to the first human
+    agent reply after it (the ticket's own first-response time when it has one); bots and
+    agent messages before the customer's first message do not count. Resolution: a ticket's
+    solved time only (other channels have no explicit close: NULL). A conversation without a
+    reply is censored (``first_response_censored``); ``sla_breached`` is NULL while its target
+    has not passed at ``as_of`` (None: the target always counts as passed), TRUE after.
+    """
     is_customer = F.col("author_role") == "customer"
     is_agent = F.col("author_role") == "agent"
     first_customer = F.min(F.when(is_customer, F.col("sent_at"))).over(
@@ -289,7 +314,8 @@ def build_silver_conversations(unified: DataFrame, tickets: DataFrame, surveys: 
         F.first("product", ignorenulls=True).alias("product"),
         F.first("product_version", ignorenulls=True).alias("product_version"),
         F.first("queue", ignorenulls=True).alias("queue"),
-        F.min("sent_at").alias("opened_at"),
+        F.min("sent_at").alias("first_message_at"),
+        F.min("_first_customer_at").alias("first_customer_at"),
         F.max("sent_at").alias("last_message_at"),
         F.min(F.when(is_agent & (F.col("sent_at") >= F.col("_first_customer_at")),
                      F.col("sent_at"))).alias("first_agent_reply_at"),
@@ -305,14 +331,17 @@ def build_silver_conversations(unified: DataFrame, tickets: DataFrame, surveys: 
         F.col("product_version").alias("t_version"), F.col("agent_id").alias("t_agent"),
         F.col("customer_id").alias("t_customer"), F.col("sla_minutes").alias("t_sla"),
         F.col("csat").alias("t_csat"))
-    s = surveys.select(
+    ticket_ids = tickets.select(F.col("ticket_id").alias("_linked_ticket")).distinct()
+    linked = F.concat(F.lit("ticket:"), F.col("_linked_ticket"))
+    s = surveys.join(ticket_ids, surveys["ticket_id"] == ticket_ids["_linked_ticket"], "left").select(
         F.concat(F.lit("survey:"), F.col("response_id")).alias("conversation_id"),
         F.col("responded_at").alias("s_at"), F.col("customer_id").alias("s_customer"),
         F.col("product").alias("s_product"), F.lower("survey_type").alias("survey_type"),
-        F.col("score").alias("s_score"))
-    ticket_csat = surveys.where((F.lower("survey_type") == "csat") & F.col("ticket_id").isNotNull()) \
-        .groupBy(F.concat(F.lit("ticket:"), F.col("ticket_id")).alias("conversation_id")) \
-        .agg(F.avg("score").alias("survey_csat"))
+        F.col("score").alias("s_score"), linked.alias("linked_conversation_id"))
+    # a CSAT answer linked to a known ticket counts on the ticket only, never twice
+    ticket_csat = s.where((F.col("survey_type") == "csat") & F.col("linked_conversation_id").isNotNull()) \
+        .groupBy(F.col("linked_conversation_id").alias("conversation_id")) \
+        .agg(F.avg("s_score").alias("survey_csat"))
     # tickets and surveys without any message still are conversations
     skeleton = t.select("conversation_id", F.lit("ticket").alias("_ch")).unionByName(
         s.select("conversation_id", F.lit("survey").alias("_ch")))
@@ -320,14 +349,21 @@ def build_silver_conversations(unified: DataFrame, tickets: DataFrame, surveys: 
               .join(t, "conversation_id", "left").join(s, "conversation_id", "left")
               .join(ticket_csat, "conversation_id", "left"))
     channel = F.coalesce(F.col("channel"), F.col("_ch"))
-    opened = F.coalesce(F.col("t_created"), F.col("s_at"), F.col("opened_at"))
-    first_response = F.coalesce(F.col("t_first"), F.col("first_agent_reply_at"))
+    opened = F.coalesce(F.col("t_created"), F.col("s_at"), F.col("first_message_at"))
     expects_reply = ~channel.isin("review", "survey")
-    closed = F.when(channel == "ticket", F.col("t_resolved")).when(
-        expects_reply, F.col("last_message_at"))
+    start = F.coalesce(F.col("t_created"), F.col("first_customer_at"))  # the first-response clock
+    first_response = F.when(expects_reply, F.coalesce(F.col("t_first"), F.col("first_agent_reply_at")))
+    closed = F.when(channel == "ticket", F.col("t_resolved"))
     default_sla = F.create_map(*[x for k, v in sla_minutes.items() for x in (F.lit(k), F.lit(v))])
     sla = F.when(expects_reply, F.coalesce(F.col("t_sla"), default_sla[channel]))
-    frt = _minutes_between(opened, first_response)
+    sla_due = F.when(sla.isNotNull() & start.isNotNull(),
+                     F.timestamp_seconds(F.unix_timestamp(start) + sla * 60))
+    frt = _minutes_between(start, first_response)
+    resolution = _minutes_between(start, closed)
+    flag = (F.when(frt < 0, F.lit(TIMING_FLAGS[0])).when(resolution < 0, F.lit(TIMING_FLAGS[1]))
+            .when(closed < first_response, F.lit(TIMING_FLAGS[2])))
+    censored = expects_reply & start.isNotNull() & first_response.isNull()
+    due_passed = F.lit(True) if as_of is None else (sla_due <= F.lit(as_of))
     pseudonymise = pseudonymiser(pseudonym_key)
     out = joined.select(
         "conversation_id", channel.alias("channel"),
@@ -340,21 +376,28 @@ def build_silver_conversations(unified: DataFrame, tickets: DataFrame, surveys: 
         F.coalesce(F.col("t_product"), F.col("s_product"), F.col("product")).alias("product"),
         F.coalesce(F.col("t_version"), F.col("product_version")).alias("product_version"),
         F.col("status"), F.col("priority"),
-        opened.alias("opened_at"), first_response.alias("first_response_at"),
-        closed.alias("closed_at"),
-        F.when(first_response.isNotNull(), frt).alias("first_response_minutes"),
-        F.when(closed.isNotNull(), _minutes_between(opened, closed)).alias("resolution_minutes"),
-        sla.cast("int").alias("sla_target_minutes"),
+        opened.alias("opened_at"), start.alias("first_customer_message_at"),
+        first_response.alias("first_response_at"), closed.alias("closed_at"),
+        F.col("last_message_at"),
+        F.when(first_response.isNotNull() & (frt >= 0), frt).alias("first_response_minutes"),
+        censored.alias("first_response_censored"),
+        F.when(closed.isNotNull() & (resolution >= 0), resolution).alias("resolution_minutes"),
+        flag.alias("timing_flag"),
+        sla.cast("int").alias("sla_target_minutes"), sla_due.alias("sla_due_at"),
         F.when(sla.isNull(), F.lit(None).cast("boolean"))
-        .when(first_response.isNull(), F.lit(True))
-        .otherwise(frt > sla).alias("sla_breached"),
+        .when(first_response.isNotNull(), frt > sla)
+        .when(start.isNull(), F.lit(None).cast("boolean"))
+        .when(due_passed, F.lit(True)).alias("sla_breached"),
         F.coalesce(F.col("t_csat").cast("double"), F.col("survey_csat"),
-                   F.when(F.col("survey_type") == "csat", F.col("s_score").cast("double")))
+                   F.when((F.col("survey_type") == "csat") & F.col("linked_conversation_id").isNull(),
+                          F.col("s_score").cast("double")))
         .alias("csat"),
         F.when(F.col("survey_type") == "nps", F.col("s_score")).alias("nps_score"),
+        F.col("linked_conversation_id"),
         F.coalesce(F.col("message_count"), F.lit(0)).alias("message_count"),
         F.coalesce(F.col("customer_message_count"), F.lit(0)).alias("customer_message_count"),
         F.coalesce(F.col("agent_message_count"), F.lit(0)).alias("agent_message_count"),
+        F.lit(as_of).cast("timestamp").alias("as_of"),
         F.to_date(opened).alias("opened_date"),
     )
     return out

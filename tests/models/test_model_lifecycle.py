@@ -157,7 +157,8 @@ def test_emotion_daily_shares_sum_to_one(champion) -> None:
     score_messages(ctx, D)
     ctx.lake.overwrite(ctx.spark.createDataFrame(
         [], "conversation_id string, channel string, product string, first_response_minutes double, "
-            "resolution_minutes double, sla_breached boolean, csat double, nps_score int, opened_date date"),
+            "resolution_minutes double, sla_breached boolean, csat double, nps_score int, opened_date date, "
+            "first_response_censored boolean, sla_target_minutes int, timing_flag string"),
         "silver.conversations", partition_by=["opened_date"])
     written = build_gold(ctx, D)
     assert written["gold.emotion_daily"] > 0

@@ -6,7 +6,10 @@ scenarios' ground truth: an incident that causes a complaint spike, a release th
 one product version's customers unhappy, an emerging topic, a queue with slow first
 responses, agents who differ in empathy, and NPS passives with a common complaint.
 Optionally a small share of malformed records of every kind is planted, and counted in
-the answer file, so ingestion's quarantine can be checked against known numbers.
+the answer file, so ingestion's quarantine can be checked against known numbers. Late data on
+request: ``late_rate`` moves records into a file that lands the next day
+(``<D+1>.late-from-<D>.jsonl``), ``update_rate`` exports solved tickets first as open and
+re-exports them solved in that late file (the same ticket id, a newer version).
 
 Days are generated independently from ``(seed, day)``, so the output is reproducible and
 the work spreads over processes.
@@ -50,6 +53,8 @@ class GeneratorSettings:
     malformed_rate: float = 0.0
     workers: int = 0  # 0 = one per CPU
     max_text_chars: int = 20000
+    late_rate: float = 0.0  # share of records that land a day late (in the next day's file)
+    update_rate: float = 0.0  # share of solved tickets first exported open, re-exported solved a day later
 
 
 @dataclass
@@ -221,18 +226,37 @@ def _pii_line(rng: random.Random, customer: Customer) -> str | None:
 class DayWriter:
     """Collects one day's records per source and plants malformed ones."""
 
-    def __init__(self, rng: random.Random, malformed_rate: float, max_text_chars: int) -> None:
+    def __init__(self, rng: random.Random, malformed_rate: float, max_text_chars: int,
+                 late_rate: float = 0.0, update_rate: float = 0.0, late_seed: str = "") -> None:
         self.rng = rng
         self.malformed_rate = malformed_rate
         self.max_text_chars = max_text_chars
+        self.late_rate = late_rate
+        self.update_rate = update_rate
+        self.late_rng = random.Random(f"{late_seed}:late")  # own stream: rates of 0 change nothing
         self.records: dict[str, list[dict[str, Any]]] = {s: [] for s in SOURCES}
+        self.later: dict[str, list[dict[str, Any]]] = {s: [] for s in SOURCES}  # next day's late file
         self.malformed: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
         self.messages = 0
 
     def add(self, source: str, record: dict[str, Any], message: bool = False) -> None:
-        self.records[source].append(record)
         if message:
             self.messages += 1
+        if self.update_rate and source == "tickets" and record.get("resolved_at") \
+                and self.late_rng.random() < self.update_rate:
+            # exported while still open, re-exported solved in the next day's file
+            self.records[source].append({**record, "status": "open", "resolved_at": None, "csat": None})
+            self.later[source].append(record)
+            return
+        if self.late_rate and self.late_rng.random() < self.late_rate:
+            self.later[source].append(record)
+            return
+        self.records[source].append(record)
+
+    @staticmethod
+    def late_file_name(day: date, suffix: str) -> str:
+        """Name of the file, landing on the next day, that holds ``day``'s late records."""
+        return f"{day + timedelta(days=1)}.late-from-{day}{suffix}"
 
     def _corrupt(self, source: str, record: dict[str, Any]) -> tuple[str, dict[str, Any] | bytes]:
         schema = SOURCES[source]
@@ -262,34 +286,38 @@ class DayWriter:
 
     def write(self, landing: Path, day: date) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for source, records in self.records.items():
-            if not records:
-                continue
-            folder = landing / source
-            folder.mkdir(parents=True, exist_ok=True)
-            fields = SOURCES[source].field_names
-            lines: list[bytes] = []
-            for rec in records:
-                out: dict[str, Any] | bytes = rec
-                if self.malformed_rate and self.rng.random() < self.malformed_rate:
-                    kind, out = self._corrupt(source, rec)
-                    self.malformed[source][kind] += 1
-                if isinstance(out, bytes):
-                    lines.append(out)
-                elif source in CSV_SOURCES:
-                    buf = io.StringIO()
-                    csv.writer(buf, lineterminator="\n").writerow(
-                        ["" if out.get(f) is None else out.get(f) for f in fields])
-                    lines.append(buf.getvalue().rstrip("\n").encode())
-                else:
-                    lines.append(json.dumps(out, ensure_ascii=False).encode())
-            if source in CSV_SOURCES:
-                header = ",".join(fields).encode()
-                (folder / f"{day}.csv").write_bytes(header + b"\n" + b"\n".join(lines) + b"\n")
-            else:
-                (folder / f"{day}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-            counts[source] = len(records)
+        for batches, name in ((self.records, str(day)), (self.later, None)):
+            for source, records in batches.items():
+                if not records:
+                    continue
+                suffix = ".csv" if source in CSV_SOURCES else ".jsonl"
+                file_name = f"{name}{suffix}" if name else self.late_file_name(day, suffix)
+                self._write_file(landing / source, file_name, source, records)
+                counts[source] = counts.get(source, 0) + len(records)
         return counts
+
+    def _write_file(self, folder: Path, file_name: str, source: str, records: list[dict[str, Any]]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fields = SOURCES[source].field_names
+        lines: list[bytes] = []
+        for rec in records:
+            out: dict[str, Any] | bytes = rec
+            if self.malformed_rate and self.rng.random() < self.malformed_rate:
+                kind, out = self._corrupt(source, rec)
+                self.malformed[source][kind] += 1
+            if isinstance(out, bytes):
+                lines.append(out)
+            elif source in CSV_SOURCES:
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="\n").writerow(
+                    ["" if out.get(f) is None else out.get(f) for f in fields])
+                lines.append(buf.getvalue().rstrip("\n").encode())
+            else:
+                lines.append(json.dumps(out, ensure_ascii=False).encode())
+        body = b"\n".join(lines) + b"\n"
+        if source in CSV_SOURCES:
+            body = ",".join(fields).encode() + b"\n" + body
+        (folder / file_name).write_bytes(body)
 
 
 def _pick_emotion(rng: random.Random, topic: str) -> str:
@@ -311,7 +339,8 @@ def generate_day(world: World, day_index: int) -> tuple[dict[str, int], dict[str
     rng = random.Random(f"{s.seed}:{day_index}")
     day = s.start + timedelta(days=day_index)
     midnight = datetime.combine(day, datetime.min.time(), UTC)
-    out = DayWriter(rng, s.malformed_rate, s.max_text_chars)
+    out = DayWriter(rng, s.malformed_rate, s.max_text_chars, s.late_rate, s.update_rate,
+                    f"{s.seed}:{day_index}")
     sc = world.scenarios
 
     # releases and incidents are reference data written on the day they happen

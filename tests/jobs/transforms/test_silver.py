@@ -3,7 +3,7 @@ from datetime import date, datetime
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import LongType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
 from voicelake.jobs.transforms.silver import (
@@ -25,7 +25,9 @@ def source_frame(spark: SparkSession, source: str, rows: list[dict]) -> DataFram
     schema = SOURCES[source]
     fields = [StructField(f.name, SPARK_TYPES[f.type]) for f in schema.fields]
     fields += [StructField("_ingested_at", SPARK_TYPES["timestamp"]),
-               StructField("_source_file", SPARK_TYPES["string"])]
+               StructField("_source_file", SPARK_TYPES["string"]),
+               StructField("_source_version", LongType()),
+               StructField("_raw", SPARK_TYPES["string"])]
     data = [tuple(r.get(f.name) for f in fields) for r in rows]
     return spark.createDataFrame(data, StructType(fields))
 
@@ -74,8 +76,108 @@ def test_latest_records_keeps_the_newest_ingested_version(spark: SparkSession) -
     assertDataFrameEqual(df.select("ticket_id", "status"), [("T1", "solved"), ("T2", "open")])
 
 
+def test_latest_records_newest_source_version_wins_within_one_read(spark: SparkSession) -> None:
+    same_read = {"_ingested_at": datetime(2026, 1, 2), "_source_file": "crm.tickets"}
+    rows = [{"ticket_id": "T1", "status": "solved", "_source_version": 7, **same_read},
+            {"ticket_id": "T1", "status": "open", "_source_version": 3, **same_read},
+            {"ticket_id": "T1", "status": "pending", "_source_version": 5, **same_read},
+            {"ticket_id": "T2", "status": "open", "_source_version": 2, **same_read}]
+    for order in (rows, rows[::-1]):
+        df = latest_records(source_frame(spark, "tickets", order), "ticket_id")
+        assertDataFrameEqual(df.select("ticket_id", "status"), [("T1", "solved"), ("T2", "open")])
+
+
+def test_change_feed_delete_is_a_tombstone(spark: SparkSession) -> None:
+    at = {"_ingested_at": datetime(2026, 1, 2), "_source_file": "crm.tickets"}
+    rows = [{"ticket_id": "T1", "status": "open", "_source_version": 1, "_raw": "{}", **at},
+            {"ticket_id": "T1", "status": "open", "_source_version": 2,
+             "_raw": '{"ticket_id":"T1","_change_type":"delete"}', **at},
+            {"ticket_id": "T2", "status": "open", "_source_version": 1, "_raw": "{}", **at},
+            {"ticket_id": "T2", "status": "solved", "_source_version": 4,
+             "_raw": '{"_change_type":"update_postimage"}', **at},
+            {"ticket_id": "T2", "status": "open", "_source_version": 3,
+             "_raw": '{"_change_type":"delete"}', **at}]
+    frame = source_frame(spark, "tickets", rows)
+    assertDataFrameEqual(latest_records(frame, "ticket_id").select("ticket_id", "status"), [("T2", "solved")])
+    assert latest_records(frame, "ticket_id", keep_tombstones=True).count() == 2
+
+
 def t(hour: int, minute: int = 0, day: int = 5) -> datetime:
     return datetime(2026, 1, day, hour, minute)
+
+
+SLA = {"chat": 5, "email": 600, "ticket": 480, "call": 5, "social": 60}
+
+
+def conversations_of(spark: SparkSession, as_of: datetime | None = None, **given: list[dict]) -> dict:
+    frames = sources(spark, **given)
+    out = build_silver_conversations(unify_messages(frames), frames["tickets"], frames["surveys"], SLA, KEY,
+                                     as_of=as_of)
+    return {r["conversation_id"]: r for r in out.collect()}
+
+
+def chat_message(i: int, role: str, sent_at: datetime, chat_id: str = "c1") -> dict:
+    return {"message_id": f"{chat_id}-{i}", "chat_id": chat_id, "customer_id": "C1", "author_role": role,
+            "agent_id": "A1" if role == "agent" else None, "sent_at": sent_at, "text": f"{role} {i}"}
+
+
+def test_first_response_counts_from_the_customer_to_a_human_agent(spark: SparkSession) -> None:
+    conv = conversations_of(spark, chat_messages=[
+        chat_message(1, "agent", t(9)),          # outbound agent message before the customer writes
+        chat_message(2, "customer", t(10)),
+        chat_message(3, "bot", t(10, 1)),        # bot greeting: not a response
+        chat_message(4, "agent", t(10, 20)),
+    ])["chat:c1"]
+    assert (conv["opened_at"], conv["first_customer_message_at"]) == (t(9), t(10))
+    assert conv["first_response_at"] == t(10, 20) and conv["first_response_minutes"] == 20.0
+    assert conv["resolution_minutes"] is None and conv["closed_at"] is None  # chats have no explicit close
+    assert conv["last_message_at"] == t(10, 20) and conv["first_response_censored"] is False
+
+
+def test_unanswered_conversation_is_open_until_its_target_passes(spark: SparkSession) -> None:
+    emails = [{"email_id": "e1", "thread_id": "th1", "from_role": "customer", "customer_id": "C1",
+               "sent_at": t(23), "body": "still broken"}]
+    within = conversations_of(spark, as_of=datetime(2026, 1, 6), emails=emails)["email:th1"]
+    assert within["first_response_censored"] is True and within["sla_breached"] is None
+    assert within["sla_due_at"] == datetime(2026, 1, 6, 9) and within["first_response_minutes"] is None
+    passed = conversations_of(spark, as_of=datetime(2026, 1, 7), emails=emails)["email:th1"]
+    assert passed["first_response_censored"] is True and passed["sla_breached"] is True
+    # answered the next day: the reply ends the censoring, measured across midnight
+    reply = {"email_id": "e2", "thread_id": "th1", "from_role": "agent", "agent_id": "A1",
+             "sent_at": t(1, 0, day=6), "body": "fixed"}
+    answered = conversations_of(spark, as_of=datetime(2026, 1, 7), emails=emails + [reply])["email:th1"]
+    assert answered["first_response_censored"] is False and answered["sla_breached"] is False
+    assert answered["first_response_minutes"] == 120.0 and answered["opened_date"] == date(2026, 1, 5)
+
+
+def test_linked_survey_csat_counts_once(spark: SparkSession) -> None:
+    conv = conversations_of(
+        spark,
+        tickets=[{"ticket_id": "T1", "customer_id": "C1", "created_at": t(9)}],
+        surveys=[{"response_id": "S1", "customer_id": "C1", "survey_type": "csat", "score": 2,
+                  "ticket_id": "T1", "responded_at": t(12)},
+                 {"response_id": "S2", "customer_id": "C1", "survey_type": "csat", "score": 5,
+                  "responded_at": t(12)},
+                 {"response_id": "S3", "customer_id": "C1", "survey_type": "csat", "score": 4,
+                  "ticket_id": "T-unknown", "responded_at": t(12)}])
+    assert conv["ticket:T1"]["csat"] == 2.0
+    assert conv["survey:S1"]["csat"] is None and conv["survey:S1"]["linked_conversation_id"] == "ticket:T1"
+    assert conv["survey:S2"]["csat"] == 5.0 and conv["survey:S3"]["csat"] == 4.0
+
+
+def test_negative_resolution_is_flagged_not_published(spark: SparkSession) -> None:
+    conv = conversations_of(spark, tickets=[
+        {"ticket_id": "T1", "customer_id": "C1", "created_at": t(9), "first_response_at": t(11),
+         "resolved_at": t(10)},
+        {"ticket_id": "T2", "customer_id": "C1", "created_at": t(9), "first_response_at": t(11),
+         "resolved_at": t(8)},
+        {"ticket_id": "T3", "customer_id": "C1", "created_at": t(9), "first_response_at": t(10),
+         "resolved_at": t(12), "status": "solved"}])
+    assert (conv["ticket:T1"]["timing_flag"], conv["ticket:T1"]["resolution_minutes"]) == (
+        "resolved_before_first_response", 60.0)
+    assert (conv["ticket:T2"]["timing_flag"], conv["ticket:T2"]["resolution_minutes"]) == (
+        "resolved_before_opened", None)
+    assert (conv["ticket:T3"]["timing_flag"], conv["ticket:T3"]["resolution_minutes"]) == (None, 180.0)
 
 
 def test_chat_and_ticket_become_messages_and_conversations(spark: SparkSession) -> None:
@@ -117,7 +219,7 @@ def test_chat_and_ticket_become_messages_and_conversations(spark: SparkSession) 
         conversations.select("conversation_id", "channel", "queue", "opened_at", "first_response_minutes",
                              "resolution_minutes", "sla_target_minutes", "sla_breached", "csat",
                              "nps_score", "message_count", "customer_message_count"),
-        [("chat:c1", "chat", "billing", t(10), 12.0, 12.0, 5, True, None, None, 3, 1),
+        [("chat:c1", "chat", "billing", t(10), 12.0, None, 5, True, None, None, 3, 1),
          ("ticket:T1", "ticket", "technical", t(9), 120.0, 360.0, 60, True, 2.0, None, 2, 1),
          ("survey:S1", "survey", None, t(12), None, None, None, None, None, 10, 0, 0)])
 
