@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import functions as F
 
+from voicelake.jobs.build_log import unconsumed_silver_builds
 from voicelake.lake import scalar
 from voicelake.models.registry import champion_version, configure_mlflow, model_uri
 from voicelake.models.scoring import resolve_model, score_column
@@ -45,6 +46,10 @@ def score_messages(ctx: JobContext, day: date | None = None, since: date | None 
     model = resolve_model(uri or model_uri(ctx.config))
     messages = ctx.lake.read(SILVER_MESSAGES)
     dates = covered_dates(day, since, until, lambda: scalar(messages.agg(F.max("sent_date"))))
+    if dates is not None and not rescore:
+        # late records: the dates silver rebuilt for builds gold has not consumed yet (what the
+        # same run's build-gold will publish) get their new messages scored too
+        dates = sorted(set(dates) | {d for rebuilt in unconsumed_silver_builds(ctx).values() for d in rebuilt})
     if dates is not None:
         messages = messages.where(F.col("sent_date").isin(dates))
     todo = messages.select("message_id", "sent_date", "text")

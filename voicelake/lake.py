@@ -146,8 +146,10 @@ class Lake:
         if not values:
             return
         condition = f"`{column}` IN ({', '.join(_sql_literal(v) for v in values)})"
+        # mergeSchema: a table written before a release that added columns takes them on its
+        # next dated write (older rows read NULL) instead of failing
         (df.repartition(column).write.format("delta").mode("overwrite").option("replaceWhere", condition)
-         .save(self.location(table)))
+         .option("mergeSchema", "true").save(self.location(table)))
         self.register(table)
 
     def merge(self, df: DataFrame, table: str, keys: Sequence[str], partition_by: Sequence[str] = ()) -> None:
