@@ -146,17 +146,17 @@ def test_trust_restored_follows_its_definition(history: tuple[Path, dict[str, An
 def test_planted_events_move_loyalty() -> None:
     world = build_world(_settings(Path("/nonexistent"), days=28, customers=3000))
     weeks: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for line in plan_history(world).customer_weeks:
-        row = json.loads(line)
-        weeks[row["product"]][row["week_start"]].append(row["latent_score"])
+    for week in plan_history(world).weeks:
+        for customer, score in zip(world.customers, week.scores, strict=True):
+            weeks[customer.product][week.week_start].append(score)
     change = {p: statistics.mean(w["2026-01-19"]) - statistics.mean(w["2025-12-29"]) for p, w in weeks.items()}
     # the bad release (Nimbus Router 3.2, upgrades from day 9) and the incident (Orbit Cloud, day 16)
     assert change["Nimbus Router"] < min(change["Atlas App"], change["Pulse Thermostat"]) - 0.5
     assert change["Orbit Cloud"] < min(change["Atlas App"], change["Pulse Thermostat"]) - 0.3
     # curt agents lower loyalty: the same world without them ends higher
     kind = dataclasses.replace(world, empathy={a: max(e, 0.5) for a, e in world.empathy.items()})
-    final = [json.loads(x)["latent_score"] for x in plan_history(world).customer_weeks[-3000:]]
-    final_kind = [json.loads(x)["latent_score"] for x in plan_history(kind).customer_weeks[-3000:]]
+    final = plan_history(world).weeks[-1].scores
+    final_kind = plan_history(kind).weeks[-1].scores
     assert statistics.mean(final_kind) > statistics.mean(final) + 0.02
 
 
@@ -181,3 +181,19 @@ def test_text_has_negation_sarcasm_quoted_history_and_pii_formats(history: tuple
     assert {"email_phone", "phone", "iban", "address", "name"} <= planted
     tones = {m["agent_tone"] for m in _truth(root, "messages") if m["role"] == "agent"}
     assert tones == {"empathy", "curt", "neutral"}
+
+
+def test_customers_turn_angry_after_curt_replies(history: tuple[Path, dict[str, Any]]) -> None:
+    root, _ = history
+    negative = {c["conversation_id"] for c in _truth(root, "conversations") if c["started_negative"]}
+    after: dict[str, list[bool]] = defaultdict(list)  # agent tone -> is the next customer turn angry
+    previous: dict[str, Any] = {}
+    for m in _truth(root, "messages"):  # in conversation order
+        if m["conversation_id"] not in negative:
+            continue
+        prev = previous.get(m["conversation_id"])
+        if m["role"] == "customer" and prev is not None and prev["role"] == "agent":
+            after[prev["agent_tone"]].append(m["emotion"] == "anger")
+        previous[m["conversation_id"]] = m
+    assert len(after["curt"]) > 20 and len(after["empathy"]) > 20
+    assert statistics.mean(after["curt"]) > statistics.mean(after["empathy"]) + 0.2

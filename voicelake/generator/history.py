@@ -372,13 +372,10 @@ class _Truth:
 
     def message(self, message_id: str, conversation_id: str, role: str, emotion: str,
                 tone: str | None = None, pii: str | None = None) -> None:
-        row: dict[str, Any] = {"message_id": message_id, "conversation_id": conversation_id, "role": role,
-                               "emotion": emotion}
-        if tone:
-            row["agent_tone"] = tone
-        if pii:
-            row["pii"] = pii
-        self.messages.append(json.dumps(row))
+        # ids, roles, emotions, tones and PII kinds are plain ASCII words: no JSON escaping needed
+        extra = (f',"agent_tone":"{tone}"' if tone else "") + (f',"pii":"{pii}"' if pii else "")
+        self.messages.append(f'{{"message_id":"{message_id}","conversation_id":"{conversation_id}",'
+                             f'"role":"{role}","emotion":"{emotion}"{extra}}}')
 
     def conversation(self, conversation_id: str, conv: PlannedConversation, customer: Customer, channel: str,
                      **extra: Any) -> None:
@@ -546,8 +543,10 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
         gap = _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel] * 0.6)
         t += gap
         if i < turns - 1:
-            messages.append(("customer", t, _style(rng, _fill(rng.choice(P.CUSTOMER_FOLLOWUPS), ctx), emotion),
-                             emotion, None, None))
+            # the customer keeps their feeling, and gets angry after a curt reply
+            felt = "anger" if agent_tone == "curt" and negative else emotion
+            followup = f"{_fill(rng.choice(P.CUSTOMER_FOLLOWUPS), ctx)} {_fill(rng.choice(P.EMOTION_LINES[felt]), ctx)}"
+            messages.append(("customer", t, _style(rng, followup.strip(), felt), felt, None, None))
             t += _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel] * 0.5) * factor
     closing_emotion = "gratitude" if restored else "disappointment"
     closing = rng.choice(P.CLOSINGS_RESTORED if restored else P.CLOSINGS_UNRESOLVED)
@@ -659,7 +658,8 @@ def _run_day(job: tuple[int, list[PlannedConversation], dict[str, Any] | None]) 
     return render_day(_WORLD, *job)
 
 
-def _write_truth(folder: Path, plan: HistoryPlan, results: list[DayResult]) -> dict[str, str]:
+def _write_truth(folder: Path, plan: HistoryPlan, results: list[DayResult],
+                 customers: list[Customer]) -> dict[str, str]:
     """Write the truth tables as JSON Lines, one file per table; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / f"{name}.jsonl" for name in
@@ -669,8 +669,8 @@ def _write_truth(folder: Path, plan: HistoryPlan, results: list[DayResult]) -> d
             conv_f.write(r.truth_conversations)
             msg_f.write(r.truth_messages)
     with paths["customer_weeks"].open("w") as f:
-        for start in range(0, len(plan.customer_weeks), 50000):
-            f.write("\n".join(plan.customer_weeks[start:start + 50000]) + "\n")
+        for week in plan.weeks:
+            f.write("\n".join(week.lines(customers)) + "\n")
     paths["population_nps"].write_text("".join(json.dumps(r) + "\n" for r in plan.population))
     return {name: str(p) for name, p in paths.items()}
 
@@ -705,7 +705,7 @@ def generate_history(settings: GeneratorSettings) -> dict[str, Any]:
          "date": str(settings.start + timedelta(days=d))} for d, m in sorted(plan.minor_incidents.items())]}
     scenarios["survey_nonresponse"] = survey_bias(plan.population)
     truth_dir = settings.answers.parent / TRUTH_DIR
-    truth_files = _write_truth(truth_dir, plan, results)
+    truth_files = _write_truth(truth_dir, plan, results, world.customers)
     seconds = time.perf_counter() - t0
     answers = {
         "seed": settings.seed, "days": settings.days, "customers": settings.customers,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from voicelake.generator import phrases as P
 
 if TYPE_CHECKING:
-    from voicelake.generator.history import World
+    from voicelake.generator.history import Customer, World
 
 CONTACT_RATE = 0.03  # conversations per customer per day
 CHANNEL_WEIGHTS = {"chat": 0.34, "ticket": 0.2, "email": 0.14, "call": 0.12, "social": 0.08,
@@ -98,12 +99,30 @@ class PlannedConversation:
 
 
 @dataclass
+class WeekScores:
+    """Every customer's latent score at the end of one week (index = customer index)."""
+
+    week_start: str
+    scores: list[float]
+    active: set[int]
+
+    def lines(self, customers: Sequence[Customer]) -> Iterator[str]:
+        """customer_weeks JSON lines of this week."""
+        wk = self.week_start
+        active = self.active
+        for i, (c, score) in enumerate(zip(customers, self.scores, strict=True)):
+            cls = "promoter" if score >= 8.5 else "passive" if score >= 6.5 else "detractor"
+            yield (f'{{"customer_id":"{c.id}","week_start":"{wk}","product":"{c.product}",'
+                   f'"latent_score":{score},"nps_class":"{cls}","active":{"true" if i in active else "false"}}}')
+
+
+@dataclass
 class HistoryPlan:
-    """Every day's conversations and the weekly truth rows."""
+    """Every day's conversations and the weekly truth."""
 
     days: list[list[PlannedConversation]]
     minor_incidents: dict[int, dict[str, Any]]  # day -> SEV3 incident record (decoys)
-    customer_weeks: list[str] = field(default_factory=list)  # JSON lines
+    weeks: list[WeekScores] = field(default_factory=list)
     population: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -284,15 +303,12 @@ def _close_week(plan: HistoryPlan, world: World, week: date, loyalty: list[float
     wk = str(week)
     true_active: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
     true_all: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
-    lines = plan.customer_weeks
+    scores = [round(x, 3) for x in loyalty]
+    plan.weeks.append(WeekScores(wk, scores, set(active)))
     for i, c in enumerate(world.customers):
-        score = round(loyalty[i], 3)
-        cls = nps_class(score)
-        is_active = i in active
-        lines.append(f'{{"customer_id":"{c.id}","week_start":"{wk}","product":"{c.product}",'
-                     f'"latent_score":{score:.3f},"nps_class":"{cls}","active":{"true" if is_active else "false"}}}')
+        cls = nps_class(scores[i])
         true_all[c.product][cls] += 1
-        if is_active:
+        if i in active:
             true_active[c.product][cls] += 1
         loyalty[i] += WEEKLY_DRIFT * (base[i] - loyalty[i])
     for product in P.PRODUCTS:
