@@ -197,3 +197,10 @@ def test_customers_turn_angry_after_curt_replies(history: tuple[Path, dict[str, 
         previous[m["conversation_id"]] = m
     assert len(after["curt"]) > 20 and len(after["empathy"]) > 20
     assert statistics.mean(after["curt"]) > statistics.mean(after["empathy"]) + 0.2
+
+
+def test_every_day_plants_every_pii_format(tmp_path: Path) -> None:
+    generate_history(_settings(tmp_path, days=3, customers=300))
+    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        text = " ".join(f.read_text() for f in (tmp_path / "landing").glob(f"*/{day}.jsonl"))
+        assert "4539 1488 0343 6467" in text and "DE89 3704" in text and "@example.com" in text, day

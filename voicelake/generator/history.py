@@ -249,14 +249,18 @@ def _digits(rng: random.Random, n: int) -> str:
     return "".join(str(rng.randrange(10)) for _ in range(n))
 
 
-def _pii_line(rng: random.Random, customer: Customer) -> tuple[str | None, str | None]:
-    """A sentence carrying personal data in one of several formats, and its kind (or None, None)."""
-    r = rng.random()
-    if r >= 0.06:
-        return None, None
-    if r < 0.02:  # the customer's own e-mail and phone, as before
-        return f"You can reach me at {customer.email} or {customer.phone}.", "email_phone"
-    kind, template = rng.choice(P.PII_TEMPLATES)
+def _pii_line(rng: random.Random, customer: Customer, forced: int | None = None) -> tuple[str | None, str | None]:
+    """A sentence carrying personal data in one of several formats, and its kind (or None, None);
+    ``forced`` picks the template (index into PII_TEMPLATES)."""
+    if forced is None:
+        r = rng.random()
+        if r >= 0.06:
+            return None, None
+        if r < 0.02:  # the customer's own e-mail and phone, as before
+            return f"You can reach me at {customer.email} or {customer.phone}.", "email_phone"
+        kind, template = rng.choice(P.PII_TEMPLATES)
+    else:
+        kind, template = P.PII_TEMPLATES[forced]
     phone_alt = rng.choice(P.PHONE_FORMATS).format(d1=_digits(rng, 1), d3=_digits(rng, 3), d4=_digits(rng, 4),
                                                    d6=_digits(rng, 6), d7=_digits(rng, 7))
     address = f"{rng.randint(1, 240)} {rng.choice(P.STREETS)}, {rng.choice(P.CITIES)}"
@@ -369,6 +373,7 @@ class _Truth:
     def __init__(self) -> None:
         self.messages: list[str] = []
         self.conversations: list[str] = []
+        self.pii_planted = 0  # PII templates planted so far today, one each in the first conversations
 
     def message(self, message_id: str, conversation_id: str, role: str, emotion: str,
                 tone: str | None = None, pii: str | None = None) -> None:
@@ -526,7 +531,10 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                 rng.choice(["email", "chat", "ticket"]), None)
         return
 
-    pii, pii_kind = _pii_line(rng, customer)
+    # the day's first support conversations plant every PII format once, so even a small sample holds each
+    forced = truth.pii_planted if truth.pii_planted < len(P.PII_TEMPLATES) else None
+    truth.pii_planted += forced is not None
+    pii, pii_kind = _pii_line(rng, customer, forced)
     first_text = customer_opening(rng, topic, emotion, ctx, pii)
     if channel in ("email", "ticket") and rng.random() < 0.4:
         first_text += "\n\n" + _fill(rng.choice(P.SIGN_OFFS), ctx)
