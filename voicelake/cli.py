@@ -122,6 +122,9 @@ def cmd_generate(argv: Sequence[str]) -> int:
                       [(s, n, sum(summary["malformed"].get(s, {}).values()))
                        for s, n in sorted(summary["records"].items())], "table"))
     print(f"landing zone: {summary['landing']}\nanswer file:  {summary['answers_file']}")
+    bias = summary["scenarios"]["survey_nonresponse"]
+    print(f"ground truth: {Path(summary['answers_file']).parent / 'truth'} (true NPS of active customers "
+          f"{bias['true_nps']}, survey respondents {bias['respondents_nps']}; see docs/generator.md)")
     return 0
 
 

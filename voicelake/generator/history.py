@@ -11,8 +11,18 @@ request: ``late_rate`` moves records into a file that lands the next day
 (``<D+1>.late-from-<D>.jsonl``), ``update_rate`` exports solved tickets first as open and
 re-exports them solved in that late file (the same ticket id, a newer version).
 
-Days are generated independently from ``(seed, day)``, so the output is reproducible and
-the work spreads over processes.
+Beside the answer file, ``<answers dir>/truth/`` holds the ground truth the
+voice-of-customer marts are judged against, as JSON Lines (one file per table):
+``customer_weeks.jsonl`` (latent loyalty and NPS class per customer and week),
+``conversations.jsonl`` (topic, opening emotion, agent, queue, trust restored, with the
+conversation id as silver builds it), ``messages.jsonl`` (the emotion each text was drawn
+from, with silver's message id) and ``population_nps.jsonl`` (true NPS of all active
+customers against the respondents' NPS, per product and week).
+
+Generation runs in two passes: a cheap sequential plan (``voicelake.generator.plan``: who
+contacts support when, about what, feeling how, and how their loyalty moves), then each day
+is rendered to text independently from the plan and ``(seed, day)``, spread over processes.
+The same seed gives the same output.
 """
 
 from __future__ import annotations
@@ -32,12 +42,22 @@ from pathlib import Path
 from typing import Any
 
 from voicelake.generator import phrases as P
+from voicelake.generator.plan import (
+    CHANNEL_WEIGHTS,
+    CONTACT_RATE,
+    HistoryPlan,
+    PlannedConversation,
+    nps_class,
+    plan_history,
+    survey_bias,
+)
 from voicelake.schemas import SOURCES
 
+__all__ = ["CHANNEL_WEIGHTS", "CONTACT_RATE", "GeneratorSettings", "build_world", "generate_day",
+           "generate_history", "render_day"]
+
 CSV_SOURCES = ("reviews", "surveys", "incidents", "releases")
-CHANNEL_WEIGHTS = {"chat": 0.34, "ticket": 0.2, "email": 0.14, "call": 0.12, "social": 0.08,
-                   "review": 0.06, "survey": 0.06}
-CONTACT_RATE = 0.03  # conversations per customer per day
+TRUTH_DIR = "truth"
 MALFORMED_KINDS = ("invalid_json", "missing_required", "bad_timestamp", "wrong_type",
                    "invalid_utf8", "oversized_text")
 
@@ -65,6 +85,7 @@ class Customer:
     phone: str
     product: str
     upgrade_day: float  # day index from which the customer runs the product's new version
+    last_name: str = ""
 
 
 @dataclass
@@ -90,7 +111,7 @@ def build_world(settings: GeneratorSettings) -> World:
     for i in range(settings.customers):
         first, last = rng.choice(P.FIRST_NAMES), rng.choice(P.LAST_NAMES)
         customers.append(Customer(
-            id=f"C{i:07d}", name=first,
+            id=f"C{i:07d}", name=first, last_name=last,
             email=f"{first.lower()}.{last.lower()}{i % 97}@example.com",
             phone=f"+49 30 {rng.randint(1000000, 9999999)}",
             product=rng.choices(products, weights=[0.35, 0.3, 0.2, 0.15])[0],
@@ -134,6 +155,14 @@ def build_world(settings: GeneratorSettings) -> World:
         "agent_empathy": {"high": high, "low": low},
         "nps_passives": {"theme": "pricing", "keywords": ["price", "expensive", "cheaper", "fee"],
                          "share_of_passive_verbatims": 0.6},
+        # releases and incidents that change nothing (negatives for impact and spike detection);
+        # generate_history adds the SEV3 minor incidents the plan draws
+        "decoys": {"releases": [
+            {"release_id": f"R-{p[:3].upper()}-{list(P.PRODUCTS[p]['versions'])[1]}", "product": p,  # type: ignore[call-overload]
+             "version": list(P.PRODUCTS[p]["versions"])[1],  # type: ignore[call-overload]
+             "released_on": str(start + timedelta(days=release_day[p]))}
+            for p in products if p != "Nimbus Router" and release_day[p] < days],
+            "incidents": []},
     }
     return World(settings, customers, agents, empathy, release_day, scenarios)
 
@@ -180,8 +209,10 @@ def _sentence(text: str) -> str:
 
 def customer_opening(rng: random.Random, topic: str, emotion: str, ctx: dict[str, str],
                      pii: str | None = None) -> str:
-    """First customer message: greeting, issue, emotion, detail."""
-    parts = [rng.choice(P.OPENERS), _sentence(_fill(rng.choice(P.TOPICS[topic][1]), ctx))]
+    """First customer message: greeting (sometimes with the customer's name), issue, emotion, detail."""
+    opener = _fill(rng.choice(P.NAME_INTROS), ctx) if "full" in ctx and rng.random() < 0.15 \
+        else rng.choice(P.OPENERS)
+    parts = [opener, _sentence(_fill(rng.choice(P.TOPICS[topic][1]), ctx))]
     line = _fill(rng.choice(P.EMOTION_LINES[emotion]), ctx)
     if line:
         parts.append(line)
@@ -192,33 +223,54 @@ def customer_opening(rng: random.Random, topic: str, emotion: str, ctx: dict[str
     return _style(rng, " ".join(p for p in parts if p), emotion)
 
 
-def agent_reply(rng: random.Random, topic: str, empathy: float, negative: bool,
-                ctx: dict[str, str], first: bool) -> str:
-    """Agent message whose empathy depends on the agent."""
+def agent_turn(rng: random.Random, topic: str, empathy: float, negative: bool,
+               ctx: dict[str, str], first: bool) -> tuple[str, str]:
+    """Agent message whose empathy depends on the agent, and its tone (empathy, curt or neutral)."""
     parts = []
     if first:
         parts.append(_fill(rng.choice(P.AGENT_GREETINGS), ctx))
     if negative and rng.random() < empathy:
         parts.append(rng.choice(P.AGENT_EMPATHY))
+        tone = "empathy"
     elif empathy < 0.2 and rng.random() < 0.6:
         parts.append(rng.choice(P.AGENT_CURT))
+        tone = "curt"
     else:
         parts.append(rng.choice(P.AGENT_NEUTRAL))
+        tone = "neutral"
     parts.append(_fill(rng.choice(P.AGENT_ACTIONS[topic]), ctx))
     if rng.random() < 0.5:
         parts.append(rng.choice(P.AGENT_CLOSINGS))
-    return " ".join(p for p in parts if p)
+    return " ".join(p for p in parts if p), tone
 
 
-def _pii_line(rng: random.Random, customer: Customer) -> str | None:
-    r = rng.random()
-    if r < 0.02:
-        return f"You can reach me at {customer.email} or {customer.phone}."
-    if r < 0.03:
-        return "My card 4539 1488 0343 6467 was charged."
-    if r < 0.035:
-        return "Please refund to IBAN DE89 3704 0044 0532 0130 00."
-    return None
+def agent_reply(rng: random.Random, topic: str, empathy: float, negative: bool,
+                ctx: dict[str, str], first: bool) -> str:
+    """Agent message whose empathy depends on the agent."""
+    return agent_turn(rng, topic, empathy, negative, ctx, first)[0]
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(str(rng.randrange(10)) for _ in range(n))
+
+
+def _pii_line(rng: random.Random, customer: Customer, forced: int | None = None) -> tuple[str | None, str | None]:
+    """A sentence carrying personal data in one of several formats, and its kind (or None, None);
+    ``forced`` picks the template (index into PII_TEMPLATES)."""
+    if forced is None:
+        r = rng.random()
+        if r >= 0.06:
+            return None, None
+        if r < 0.02:  # the customer's own e-mail and phone, as before
+            return f"You can reach me at {customer.email} or {customer.phone}.", "email_phone"
+        kind, template = rng.choice(P.PII_TEMPLATES)
+    else:
+        kind, template = P.PII_TEMPLATES[forced]
+    phone_alt = rng.choice(P.PHONE_FORMATS).format(d1=_digits(rng, 1), d3=_digits(rng, 3), d4=_digits(rng, 4),
+                                                   d6=_digits(rng, 6), d7=_digits(rng, 7))
+    address = f"{rng.randint(1, 240)} {rng.choice(P.STREETS)}, {rng.choice(P.CITIES)}"
+    return template.format(email=customer.email, phone=customer.phone, phone_alt=phone_alt,
+                           iban_lower=rng.choice(P.IBANS_LOWER), address=address), kind
 
 
 # -- one day -----------------------------------------------------------------------------
@@ -320,11 +372,6 @@ class DayWriter:
         (folder / file_name).write_bytes(body)
 
 
-def _pick_emotion(rng: random.Random, topic: str) -> str:
-    weights = P.TOPIC_EMOTIONS.get(topic, P.TOPIC_EMOTIONS["default"])
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
-
-
 def _lognormal_minutes(rng: random.Random, median: float, sigma: float = 0.8) -> float:
     return median * math.exp(rng.gauss(0, sigma))
 
@@ -333,8 +380,63 @@ FIRST_RESPONSE_MEDIAN = {"chat": 1.5, "email": 150.0, "ticket": 200.0, "social":
 PRIORITY_SLA = {"urgent": 60, "high": 240, "normal": 480, "low": 1440}
 
 
+VERBATIM_EMOTION = {"promoter": "joy", "passive_pricing": "disappointment", "passive": "neutral",
+                    "detractor": "frustration"}
+
+
+@dataclass
+class DayResult:
+    """What rendering one day produced: record counts, malformed kinds, messages, truth lines."""
+
+    counts: dict[str, int]
+    malformed: dict[str, dict[str, int]]
+    messages: int
+    truth_messages: bytes = b""
+    truth_conversations: bytes = b""
+
+
+class _Truth:
+    """Ground-truth JSON lines of one day, in silver's ids."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.conversations: list[str] = []
+        self.pii_planted = 0  # PII templates planted so far today, one each in the first conversations
+
+    def message(self, message_id: str, conversation_id: str, role: str, emotion: str,
+                tone: str | None = None, pii: str | None = None) -> None:
+        # ids, roles, emotions, tones and PII kinds are plain ASCII words: no JSON escaping needed
+        extra = (f',"agent_tone":"{tone}"' if tone else "") + (f',"pii":"{pii}"' if pii else "")
+        self.messages.append(f'{{"message_id":"{message_id}","conversation_id":"{conversation_id}",'
+                             f'"role":"{role}","emotion":"{emotion}"{extra}}}')
+
+    def conversation(self, conversation_id: str, conv: PlannedConversation, customer: Customer, channel: str,
+                     **extra: Any) -> None:
+        support = channel in ("chat", "ticket", "email", "call", "social") and "survey_kind" not in extra
+        self.conversations.append(json.dumps({
+            "conversation_id": conversation_id, "customer_id": customer.id, "product": customer.product,
+            "channel": channel, "day": conv.day, "topic": conv.topic, "opening_emotion": conv.emotion,
+            "started_negative": conv.negative, "agent_id": conv.agent if support else None,
+            "queue": conv.queue if support else None, "resolved": conv.resolved if support else None,
+            "trust_restored": conv.trust_restored if support else False, "repeat_contact": conv.repeat,
+            "loyalty_at_open": conv.loyalty, **extra}))
+
+    @staticmethod
+    def blob(lines: list[str]) -> bytes:
+        return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
 def generate_day(world: World, day_index: int) -> tuple[dict[str, int], dict[str, dict[str, int]], int]:
-    """Generate and write one day; returns (records per source, malformed kinds, messages)."""
+    """Plan the history, then generate and write one day; returns (records per source, malformed kinds,
+    messages). ``generate_history`` plans once and calls ``render_day`` instead."""
+    plan = plan_history(world)
+    r = render_day(world, day_index, plan.days[day_index], plan.minor_incidents.get(day_index))
+    return r.counts, r.malformed, r.messages
+
+
+def render_day(world: World, day_index: int, conversations: list[PlannedConversation],
+               minor_incident: dict[str, Any] | None = None) -> DayResult:
+    """Render one planned day to text, write its landing files and return counts and truth lines."""
     s = world.settings
     rng = random.Random(f"{s.seed}:{day_index}")
     day = s.start + timedelta(days=day_index)
@@ -362,141 +464,149 @@ def generate_day(world: World, day_index: int) -> tuple[dict[str, int], dict[str
                               "severity": inc["severity"], "started_at": inc["started_at"],
                               "ended_at": inc["ended_at"],
                               "title": f"{inc['product']} API and dashboard unavailable"})
-    elif rng.random() < 0.15:
-        product = rng.choice(list(P.PRODUCTS))
-        started = midnight + timedelta(minutes=rng.randint(0, 1300))
-        out.add("incidents", {"incident_id": f"INC-{day_index:04d}-M", "product": product,
+    elif minor_incident:
+        started = midnight + timedelta(minutes=minor_incident["start_minute"])
+        out.add("incidents", {"incident_id": minor_incident["incident_id"], "product": minor_incident["product"],
                               "severity": "SEV3", "started_at": _iso(started),
-                              "ended_at": _iso(started + timedelta(minutes=rng.randint(10, 90))),
-                              "title": f"{product} minor degradation"})
+                              "ended_at": _iso(started + timedelta(minutes=minor_incident["minutes"])),
+                              "title": f"{minor_incident['product']} minor degradation"})
 
-    weekday_factor = 0.6 if day.weekday() >= 5 else 1.0
-    base = s.customers * CONTACT_RATE * weekday_factor
-    n_conv = max(1, int(rng.gauss(base, math.sqrt(base) + 1)))
-    plan: list[tuple[Customer, str | None]] = []
-    for _ in range(n_conv):
-        plan.append((world.customers[rng.randrange(len(world.customers))], None))
-    by_product: dict[str, list[Customer]] = {}
-    for c in world.customers:
-        by_product.setdefault(c.product, []).append(c)
-
-    # incident: a complaint spike from the affected product's customers on the day
-    if str(day) == inc["spike_dates"][0]:
-        pool = by_product.get(inc["product"], [])
-        extra = int(len(pool) * CONTACT_RATE * 4) + 3
-        plan += [(rng.choice(pool), "outage") for _ in range(extra)] if pool else []
-    # emerging topic: grows exponentially from its start day
-    em = sc["emerging_topic"]
-    start_em = (date.fromisoformat(em["starts_on"]) - s.start).days
-    if day_index >= start_em and by_product.get(em["product"]):
-        pool = by_product[em["product"]]
-        share = min(1.5, 0.04 * 2 ** ((day_index - start_em) / 3))
-        extra = int(len(pool) * CONTACT_RATE * share) + 1
-        plan += [(rng.choice(pool), em["topic"]) for _ in range(extra)]
-    # bad release: upgraded customers come back more often
-    br = sc["bad_release"]
-    if day_index >= world.release_day[br["product"]]:
-        pool = [c for c in by_product.get(br["product"], [])
-                if day_index >= world.release_day[br["product"]] + c.upgrade_day]
-        extra = int(len(pool) * CONTACT_RATE * 0.8)
-        plan += [(rng.choice(pool), br["topic"]) for _ in range(extra)] if pool else []
-
-    for n, (customer, forced_topic) in enumerate(plan):
-        _conversation(world, rng, out, day_index, midnight, n, customer, forced_topic)
+    truth = _Truth()
+    for conv in conversations:
+        _conversation(world, rng, out, truth, midnight, conv)
     counts = out.write(s.landing, day)
     malformed = {src: dict(c) for src, c in out.malformed.items() if c}
-    return counts, malformed, out.messages
+    return DayResult(counts, malformed, out.messages, _Truth.blob(truth.messages),
+                     _Truth.blob(truth.conversations))
 
 
-def _conversation(world: World, rng: random.Random, out: DayWriter, day_index: int,
-                  midnight: datetime, n: int, customer: Customer, forced_topic: str | None) -> None:
+def _verbatim(rng: random.Random, kind: str, score: int) -> tuple[str, str]:
+    """A survey verbatim for the answer and the emotion it carries."""
+    if kind == "csat":
+        good = score >= 4
+        return (rng.choice(P.PROMOTER_VERBATIMS if good else P.DETRACTOR_VERBATIMS),
+                VERBATIM_EMOTION["promoter" if good else "detractor"])
+    if score >= 9:
+        return rng.choice(P.PROMOTER_VERBATIMS), VERBATIM_EMOTION["promoter"]
+    if score >= 7:
+        if rng.random() < 0.6:
+            return rng.choice(P.PASSIVE_PRICING), VERBATIM_EMOTION["passive_pricing"]
+        return rng.choice(P.PASSIVE_OTHER), VERBATIM_EMOTION["passive"]
+    return rng.choice(P.DETRACTOR_VERBATIMS), VERBATIM_EMOTION["detractor"]
+
+
+def _survey(rng: random.Random, out: DayWriter, truth: _Truth, conv: PlannedConversation, customer: Customer,
+            response_id: str, responded_at: datetime, ticket_id: str | None, channel: str,
+            follows: str | None) -> None:
+    assert conv.survey is not None
+    kind, score = conv.survey
+    verbatim, emotion = _verbatim(rng, kind, score)
+    if rng.random() < 0.25:
+        verbatim = ""
+    out.add("surveys", {"response_id": response_id, "customer_id": customer.id,
+                        "survey_type": kind, "score": score, "verbatim": verbatim,
+                        "ticket_id": ticket_id, "channel": channel,
+                        "product": customer.product, "responded_at": _iso(responded_at)},
+            message=bool(verbatim))
+    cid = f"survey:{response_id}"
+    if verbatim:
+        truth.message(cid, cid, "customer", emotion)
+    truth.conversation(cid, conv, customer, "survey", survey_kind=kind, score=score, topic=None,
+                       opening_emotion=emotion if verbatim else None,
+                       started_negative=bool(verbatim) and emotion in P.NEGATIVE,
+                       nps_class=nps_class(score) if kind == "nps" else None, follows=follows)
+
+
+def _quote(rng: random.Random, text: str, sender: str, when: datetime) -> str:
+    """The previous message quoted under a reply header, as mail clients do."""
+    header = rng.choice(P.QUOTE_HEADERS).format(weekday=P.WEEKDAYS[when.weekday()], date=when.strftime("%d %b %Y"),
+                                                time=when.strftime("%H:%M"), sender=sender)
+    quoted = "\n".join(f"> {line}" for line in text.splitlines() or [""])
+    return f"\n\n> {header}\n{quoted}"
+
+
+def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Truth, midnight: datetime,
+                  conv: PlannedConversation) -> None:
+    customer = world.customers[conv.customer]
     product = customer.product
     versions = list(P.PRODUCTS[product]["versions"])  # type: ignore[call-overload]
-    upgraded = day_index >= world.release_day[product] + customer.upgrade_day
-    version = versions[1] if upgraded else versions[0]
-    topic = forced_topic or rng.choice(P.PRODUCT_TOPICS[product])
-    queue = P.TOPICS[topic][0]
-    channel = rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0]
-    if forced_topic == "outage":
-        channel = rng.choice(["chat", "social", "ticket", "call", "social"])
-    emotion = _pick_emotion(rng, topic)
-    agent = rng.choice(world.agents[queue])
+    version = versions[1] if conv.upgraded else versions[0]
+    topic, queue, channel, emotion, agent = conv.topic, conv.queue, conv.channel, conv.emotion, conv.agent
     empathy = world.empathy[agent]
     ctx = {"product": product, "version": version, "name": customer.name,
+           "full": f"{customer.name} {customer.last_name}".strip(),
            "order": f"{rng.randint(100000, 999999)}", "days": str(rng.randint(2, 21))}
     hour = min(23.9, max(0.0, rng.gauss(13, 3.5)))
     opened = midnight + timedelta(hours=hour)
     slow = world.scenarios["slow_queue"]
     factor = slow["first_response_factor"] if queue == slow["queue"] else 1.0
-    negative = emotion in P.NEGATIVE
-    # trust restored: more likely with empathetic agents and fast queues
-    p_restored = 0.45 + 0.35 * empathy - (0.15 if factor > 1 else 0) - (0.1 if topic == "outage" else 0)
-    restored = rng.random() < p_restored
-    conv_id = f"{day_index:04d}{n:06d}"
+    negative = conv.negative
+    restored = conv.resolved
+    conv_id = conv.conv_id
 
     if channel == "review":
-        bad = topic in ("wifi_drops_after_update", "outage", "login_loop") or emotion in P.NEGATIVE
-        rating = rng.choice([1, 1, 2, 2, 3]) if bad else rng.choice([3, 4, 4, 5, 5, 5])
+        rating = conv.rating or 3
         body = customer_opening(rng, topic, emotion, ctx)
         out.add("reviews", {"review_id": f"RV{conv_id}", "customer_id": customer.id,
                             "product": product, "product_version": version, "rating": rating,
                             "title": rng.choice(P.REVIEW_TITLES[rating]), "body": body,
                             "created_at": _iso(opened)}, message=True)
+        cid = f"review:RV{conv_id}"
+        truth.message(cid, cid, "customer", emotion)
+        truth.conversation(cid, conv, customer, "review", rating=rating)
         return
     if channel == "survey":
-        if rng.random() < 0.7:
-            kind = "nps"
-            score = rng.choices(range(11), weights=[1, 1, 1, 1, 2, 2, 4, 8, 12, 14, 14])[0]
-            if score >= 9:
-                verbatim = rng.choice(P.PROMOTER_VERBATIMS)
-            elif score >= 7:
-                verbatim = rng.choice(P.PASSIVE_PRICING) if rng.random() < 0.6 else rng.choice(P.PASSIVE_OTHER)
-            else:
-                verbatim = rng.choice(P.DETRACTOR_VERBATIMS)
-        else:
-            kind = "csat"
-            score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 4, 4])[0]
-            verbatim = rng.choice(P.PROMOTER_VERBATIMS if score >= 4 else P.DETRACTOR_VERBATIMS)
-        if rng.random() < 0.25:
-            verbatim = ""
-        out.add("surveys", {"response_id": f"SV{conv_id}", "customer_id": customer.id,
-                            "survey_type": kind, "score": score, "verbatim": verbatim,
-                            "ticket_id": None, "channel": rng.choice(["email", "chat", "ticket"]),
-                            "product": product, "responded_at": _iso(opened)},
-                   message=bool(verbatim))
+        _survey(rng, out, truth, conv, customer, f"SV{conv_id}", opened, None,
+                rng.choice(["email", "chat", "ticket"]), None)
         return
 
-    pii = _pii_line(rng, customer)
+    # the day's first support conversations plant every PII format once, so even a small sample holds each
+    forced = truth.pii_planted if truth.pii_planted < len(P.PII_TEMPLATES) else None
+    truth.pii_planted += forced is not None
+    pii, pii_kind = _pii_line(rng, customer, forced)
     first_text = customer_opening(rng, topic, emotion, ctx, pii)
+    if channel in ("email", "ticket") and rng.random() < 0.4:
+        first_text += "\n\n" + _fill(rng.choice(P.SIGN_OFFS), ctx)
+        pii_kind = f"{pii_kind},name" if pii_kind else "name"
     turns = rng.randint(1, 3)
     first_response = _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel]) * factor
-    messages: list[tuple[str, float, str]] = [("customer", 0.0, first_text)]
+    # (role, minutes, text, emotion, agent tone, pii kinds)
+    messages: list[tuple[str, float, str, str, str | None, str | None]] = [
+        ("customer", 0.0, first_text, emotion, None, pii_kind)]
     t = first_response
     for i in range(turns):
-        messages.append(("agent", t, agent_reply(rng, topic, empathy, negative, ctx, i == 0)))
+        reply, agent_tone = agent_turn(rng, topic, empathy, negative, ctx, i == 0)
+        messages.append(("agent", t, reply, "neutral", agent_tone, None))
         gap = _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel] * 0.6)
         t += gap
         if i < turns - 1:
-            messages.append(("customer", t, _style(rng, _fill(rng.choice(P.CUSTOMER_FOLLOWUPS), ctx),
-                                                   emotion)))
+            # the customer keeps their feeling, and gets angry after a curt reply
+            felt = "anger" if agent_tone == "curt" and negative else emotion
+            followup = f"{_fill(rng.choice(P.CUSTOMER_FOLLOWUPS), ctx)} {_fill(rng.choice(P.EMOTION_LINES[felt]), ctx)}"
+            messages.append(("customer", t, _style(rng, followup.strip(), felt), felt, None, None))
             t += _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel] * 0.5) * factor
+    closing_emotion = "gratitude" if restored else "disappointment"
     closing = rng.choice(P.CLOSINGS_RESTORED if restored else P.CLOSINGS_UNRESOLVED)
-    messages.append(("customer", t, _style(rng, closing, "gratitude" if restored else "disappointment")))
+    messages.append(("customer", t, _style(rng, closing, closing_emotion), closing_emotion, None, None))
     resolved_after = t + _lognormal_minutes(rng, 30)
+    conversation_id = ""
 
     if channel == "chat":
         if rng.random() < 0.4:
-            messages.insert(1, ("bot", 0.1, rng.choice(P.BOT_LINES)))
-        for i, (role, minutes, text) in enumerate(messages):
+            messages.insert(1, ("bot", 0.1, rng.choice(P.BOT_LINES), "neutral", None, None))
+        conversation_id = f"chat:CH{conv_id}"
+        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages):
             out.add("chat_messages", {
                 "message_id": f"CM{conv_id}-{i:02d}", "chat_id": f"CH{conv_id}",
                 "customer_id": customer.id, "agent_id": agent if role == "agent" else None,
                 "author_role": role, "sent_at": _iso(opened + timedelta(minutes=minutes)),
                 "text": text, "queue": queue, "product": product, "product_version": version},
                 message=True)
+            truth.message(f"chat:CM{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
     elif channel == "ticket":
         priority = rng.choices(list(PRIORITY_SLA), weights=[1, 3, 8, 3])[0]
         resolved = opened + timedelta(minutes=resolved_after) if rng.random() < 0.9 else None
+        conversation_id = f"ticket:T{conv_id}"
         out.add("tickets", {
             "ticket_id": f"T{conv_id}", "customer_id": customer.id,
             "customer_email": customer.email,
@@ -509,25 +619,36 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, day_index: i
             "sla_minutes": PRIORITY_SLA[priority],
             "csat": (rng.choice([4, 5, 5]) if restored else rng.choice([1, 2, 3]))
             if rng.random() < 0.4 else None}, message=True)
-        for i, (role, minutes, text) in enumerate(messages[1:], start=1):
+        truth.message(f"ticket:T{conv_id}:description", conversation_id, "customer", emotion, None, pii_kind)
+        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages[1:], start=1):
             out.add("ticket_comments", {
                 "comment_id": f"TC{conv_id}-{i:02d}", "ticket_id": f"T{conv_id}",
                 "author_role": role, "author_id": agent if role == "agent" else customer.id,
                 "created_at": _iso(opened + timedelta(minutes=minutes)), "body": text},
                 message=True)
+            truth.message(f"ticket:TC{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
     elif channel == "email":
-        for i, (role, minutes, text) in enumerate(messages):
+        conversation_id = f"email:ET{conv_id}"
+        previous: tuple[str, str, datetime] | None = None
+        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages):
+            sent = opened + timedelta(minutes=minutes)
+            body = text
+            if previous and rng.random() < 0.5:  # a long reply quoting the previous mail
+                body += _quote(rng, previous[0], previous[1], previous[2])
             out.add("emails", {
                 "email_id": f"EM{conv_id}-{i:02d}", "thread_id": f"ET{conv_id}", "ticket_id": None,
                 "from_role": role,
                 "from_address": customer.email if role == "customer" else "support@voicelake.example",
                 "customer_id": customer.id, "agent_id": agent if role == "agent" else None,
-                "sent_at": _iso(opened + timedelta(minutes=minutes)),
-                "subject": f"Re: {product} {topic.replace('_', ' ')}", "body": text,
+                "sent_at": _iso(sent),
+                "subject": f"Re: {product} {topic.replace('_', ' ')}", "body": body,
                 "queue": queue, "product": product, "product_version": version}, message=True)
+            truth.message(f"email:EM{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
+            previous = (body, ctx["full"] if role == "customer" else "Support", sent)
     elif channel == "call":
+        conversation_id = f"call:CL{conv_id}"
         offset = 0.0
-        for i, (role, _minutes, text) in enumerate(messages):
+        for i, (role, _minutes, text, emo, tone, pk) in enumerate(messages):
             spoken = f"{rng.choice(P.CALL_FILLERS)} {text}" if rng.random() < 0.4 else text
             duration = 2.0 + len(text) / 14.0
             out.add("call_utterances", {
@@ -536,11 +657,13 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, day_index: i
                 "call_started_at": _iso(opened), "start_offset_s": round(offset, 1),
                 "end_offset_s": round(offset + duration, 1), "text": spoken, "queue": queue,
                 "product": product, "product_version": version}, message=True)
+            truth.message(f"call:CU{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
             offset += duration + rng.uniform(0.5, 4.0)
     else:  # social
         root = f"SP{conv_id}-00"
+        conversation_id = f"social:{root}"
         platform = rng.choice(P.SOCIAL_PLATFORMS)
-        for i, (role, minutes, text) in enumerate(messages):
+        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages):
             out.add("social_posts", {
                 "post_id": f"SP{conv_id}-{i:02d}", "thread_id": root,
                 "in_reply_to": None if i == 0 else f"SP{conv_id}-{i - 1:02d}",
@@ -550,6 +673,13 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, day_index: i
                 "customer_id": customer.id if role == "customer" else None,
                 "posted_at": _iso(opened + timedelta(minutes=minutes)), "text": text,
                 "product": product, "product_version": version}, message=True)
+            truth.message(f"social:SP{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
+    truth.conversation(conversation_id, conv, customer, channel)
+    if conv.survey:  # the follow-up NPS survey this customer answered
+        ticket_id = f"T{conv_id}" if channel == "ticket" else None
+        _survey(rng, out, truth, conv, customer, f"SV{conv_id}-F",
+                opened + timedelta(minutes=resolved_after + rng.uniform(30, 600)), ticket_id,
+                channel if channel in ("email", "chat", "ticket") else "email", conversation_id)
 
 
 _WORLD: World | None = None
@@ -560,31 +690,59 @@ def _init_worker(world: World) -> None:
     _WORLD = world
 
 
-def _run_day(day_index: int) -> tuple[dict[str, int], dict[str, dict[str, int]], int]:
+def _run_day(job: tuple[int, list[PlannedConversation], dict[str, Any] | None]) -> DayResult:
     assert _WORLD is not None
-    return generate_day(_WORLD, day_index)
+    return render_day(_WORLD, *job)
+
+
+def _write_truth(folder: Path, plan: HistoryPlan, results: list[DayResult],
+                 customers: list[Customer]) -> dict[str, str]:
+    """Write the truth tables as JSON Lines, one file per table; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / f"{name}.jsonl" for name in
+             ("customer_weeks", "conversations", "messages", "population_nps")}
+    with paths["conversations"].open("wb") as conv_f, paths["messages"].open("wb") as msg_f:
+        for r in results:
+            conv_f.write(r.truth_conversations)
+            msg_f.write(r.truth_messages)
+    with paths["customer_weeks"].open("w") as f:
+        for week in plan.weeks:
+            f.write("\n".join(week.lines(customers)) + "\n")
+    paths["population_nps"].write_text("".join(json.dumps(r) + "\n" for r in plan.population))
+    return {name: str(p) for name, p in paths.items()}
 
 
 def generate_history(settings: GeneratorSettings) -> dict[str, Any]:
-    """Write the whole history and the answer file; return the summary."""
+    """Plan the history, render and write every day, the answer file and the truth folder;
+    return the summary."""
     t0 = time.perf_counter()
     world = build_world(settings)
+    plan = plan_history(world)
+    plan_seconds = time.perf_counter() - t0
     settings.landing.mkdir(parents=True, exist_ok=True)
     workers = settings.workers or os.cpu_count() or 1
     workers = max(1, min(workers, settings.days))
     records: Counter[str] = Counter()
     malformed: dict[str, Counter[str]] = {}
     messages = 0
+    jobs = [(d, plan.days[d], plan.minor_incidents.get(d)) for d in range(settings.days)]
     if workers == 1:
-        results = [generate_day(world, d) for d in range(settings.days)]
+        results = [render_day(world, *job) for job in jobs]
     else:
         with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(world,)) as pool:
-            results = list(pool.map(_run_day, range(settings.days)))
-    for counts, bad, msgs in results:
-        records.update(counts)
-        messages += msgs
-        for src, kinds in bad.items():
+            results = list(pool.map(_run_day, jobs))
+    for r in results:
+        records.update(r.counts)
+        messages += r.messages
+        for src, kinds in r.malformed.items():
             malformed.setdefault(src, Counter()).update(kinds)
+    scenarios = dict(world.scenarios)
+    scenarios["decoys"] = {**scenarios["decoys"], "incidents": [
+        {"incident_id": m["incident_id"], "product": m["product"], "severity": m["severity"],
+         "date": str(settings.start + timedelta(days=d))} for d, m in sorted(plan.minor_incidents.items())]}
+    scenarios["survey_nonresponse"] = survey_bias(plan.population)
+    truth_dir = settings.answers.parent / TRUTH_DIR
+    truth_files = _write_truth(truth_dir, plan, results, world.customers)
     seconds = time.perf_counter() - t0
     answers = {
         "seed": settings.seed, "days": settings.days, "customers": settings.customers,
@@ -592,9 +750,10 @@ def generate_history(settings: GeneratorSettings) -> dict[str, Any]:
         "end": str(settings.start + timedelta(days=settings.days - 1)),
         "records": dict(records), "messages": messages,
         "malformed": {s: dict(c) for s, c in malformed.items()},
-        "scenarios": world.scenarios,
+        "scenarios": scenarios,
+        "truth": {name: str(Path(p).relative_to(settings.answers.parent)) for name, p in truth_files.items()},
     }
     settings.answers.parent.mkdir(parents=True, exist_ok=True)
     settings.answers.write_text(json.dumps(answers, indent=2))
-    return {**answers, "seconds": round(seconds, 2), "landing": str(settings.landing),
-            "answers_file": str(settings.answers)}
+    return {**answers, "seconds": round(seconds, 2), "plan_seconds": round(plan_seconds, 2),
+            "landing": str(settings.landing), "answers_file": str(settings.answers)}

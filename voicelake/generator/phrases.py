@@ -23,59 +23,72 @@ TOPICS: dict[str, tuple[str, list[str]]] = {
         "there are two identical charges on my card for order {order}",
         "my bank statement shows a duplicate payment for {product}",
         "you billed me two times for the same plan",
+        "why do I see {product} twice on my credit card statement?",
+        "I got charged again for order {order} even though I paid last week",
     ]),
     "refund": ("billing", [
         "I returned my {product} {days} days ago and still have no refund",
         "where is my refund for order {order}?",
         "I cancelled within the trial period but was still charged",
+        "you promised a refund for the {product} {days} days ago, nothing arrived",
+        "the refund for order {order} says processed but my bank has nothing",
     ]),
     "invoice": ("billing", [
         "the invoice for {product} shows the wrong company address",
         "I need a corrected invoice for order {order}",
         "can I get a VAT invoice for my {product} purchase",
+        "the invoice for order {order} has the wrong tax amount",
     ]),
     "delivery": ("shipping", [
         "my {product} was supposed to arrive {days} days ago",
         "the tracking for order {order} hasn't moved in a week",
         "the package arrived damaged, the box was crushed",
         "I received the wrong item instead of the {product}",
+        "the courier says order {order} was delivered but nothing is here",
     ]),
     "account_access": ("accounts", [
         "I can't log into my account anymore",
         "the verification code never arrives on my phone",
         "my account got locked after the app update",
         "I need to change the email on my account",
+        "the password reset email for {product} never shows up",
     ]),
     "setup": ("technical", [
         "I can't get the {product} set up, the app doesn't find it",
         "how do I connect the {product} to my wifi?",
         "the setup wizard for {product} freezes at step 3",
         "pairing the {product} with my phone keeps failing",
+        "the {product} light just blinks orange and setup never finishes",
     ]),
     "performance": ("technical", [
         "the {product} has become really slow lately",
         "{product} takes forever to load",
         "the {product} keeps restarting on its own",
+        "everything on the {product} lags since {version}",
     ]),
     "crash": ("technical", [
         "{product} {version} crashes every time I open settings",
         "the app closes as soon as I tap sync",
         "{product} freezes and then crashes after a few minutes",
+        "{product} {version} crashes when I upload a photo",
     ]),
     "sync": ("technical", [
         "my data doesn't sync between phone and laptop",
         "changes I make in {product} disappear after a sync",
         "sync has been stuck at 0% since yesterday",
+        "{product} shows old data on my tablet, it never syncs",
     ]),
     "temperature": ("technical", [
         "the {product} shows 24 degrees but the room is freezing",
         "my heating schedule on the {product} is ignored",
         "the {product} turns the heating on in the middle of the night",
+        "the {product} reads 3 degrees higher than my other thermometer",
     ]),
     "api_errors": ("technical", [
         "our integration gets random 500 errors from {product}",
         "the {product} API rate limits us way below our plan",
         "webhooks from {product} arrive hours late",
+        "the {product} API returns timeouts for half our requests",
     ]),
     "feature_request": ("technical", [
         "it would be great if {product} had a dark mode",
@@ -88,6 +101,7 @@ TOPICS: dict[str, tuple[str, list[str]]] = {
         "just wanted to say the {product} works great",
         "the new {product} {version} is so much faster",
         "your team fixed my issue yesterday and everything works",
+        "the {product} setup took two minutes, well done",
     ]),
     # scenario topics
     "outage": ("technical", [
@@ -143,6 +157,8 @@ EMOTION_LINES: dict[str, list[str]] = {
         "Fix this NOW.", "I'm done with you people.", "Are you kidding me?!",
         "This is a joke and I want my money back.", "How is this still not fixed??",
         "I will be reporting this to consumer protection.", "Unbelievable. Just unbelievable.",
+        "Great, another outage. Just what I needed today.", "Oh wonderful, broken again. Thanks a lot.",
+        "I am not happy. Not happy at all.", "Never buying anything from you again.",
     ],
     "frustration": [
         "This is the third time I'm contacting you about this.",
@@ -150,34 +166,44 @@ EMOTION_LINES: dict[str, list[str]] = {
         "I already tried everything your FAQ says.", "Why does this keep happening?",
         "I've restarted it like ten times already.", "Still not working. Again.",
         "Every time I call I get a different answer.", "Ugh, this is so annoying.",
+        "Love how I have to explain this again. Really efficient.",
+        "I like the {product}, but this keeps driving me up the wall.",
+        "Not working, not fixed, not acceptable.",
     ],
     "disappointment": [
         "I expected better from you.", "Pretty let down, to be honest.",
         "I'm regretting this purchase.", "This used to be a great product.",
         "Sad that it came to this.", "Not what I was promised at all.",
         "I recommended you to my friends, now I feel stupid.",
+        "Not happy with this, to be honest.", "Not exactly thrilled with {product} right now.",
+        "The product is nice but the support has been a real letdown.",
+        "I had high hopes for {version}. Oh well.",
     ],
     "anxiety": [
         "I'm worried I'll lose all my data.", "My business depends on this, please hurry.",
         "I'm really nervous about this charge.", "Please help, I'm panicking a bit.",
         "What if my account was hacked?", "I have a deadline tomorrow and I'm scared this won't work.",
         "I can't afford to lose this money.",
+        "Not sure I can trust this anymore, is my data safe?",
     ],
     "confusion": [
         "I don't understand what I'm supposed to do.", "The instructions make no sense to me.",
         "Am I missing something?", "Which button do I press?",
         "Your help page says one thing and the app says another.",
         "I'm confused about what this fee is for.", "Not sure if this is a bug or me.",
+        "I don't get why it does this, it isn't obvious at all.",
     ],
     "gratitude": [
         "Thank you so much for your help!", "Really appreciate the quick reply.",
         "Thanks a lot, you saved my day.", "Many thanks for sorting this out.",
         "Thank you for your patience with me.", "Cheers, much appreciated!",
+        "Not a single complaint about your team, thanks.", "You folks are always so helpful, thank you.",
     ],
     "joy": [
         "Works perfectly now, I'm thrilled!", "Love it!", "This made my week.",
         "So happy with how this turned out.", "Awesome, everything is great now.",
         "Brilliant, exactly what I wanted.",
+        "Can't complain at all, it's been great.", "Honestly the best {product} I've owned.",
     ],
     "neutral": [
         "", "", "", "Order number is {order}.", "I'm using version {version}.",
@@ -220,6 +246,9 @@ AGENT_EMPATHY = [
     "I'm really sorry you've had to contact us more than once.",
     "Thank you for your patience, I know this has been a hassle.",
     "That sounds really annoying, let's get it sorted for you.",
+    "I hear you, and I'm sorry we let you down.",
+    "I understand how much you rely on this, and I'm sorry it's not working.",
+    "You shouldn't have to deal with this, I'm sorry.",
 ]
 AGENT_NEUTRAL = [
     "Thanks for the details.", "Let me check that for you.", "I've looked into your account.",
@@ -301,3 +330,29 @@ FIRST_NAMES = ["Anna", "Ben", "Chloe", "David", "Elif", "Farid", "Greta", "Hiro"
 LAST_NAMES = ["Keller", "Novak", "Garcia", "Smith", "Okafor", "Tanaka", "Silva", "Berg",
               "Kowalski", "Haddad", "Murphy", "Jensen", "Rossi", "Nguyen"]
 SOCIAL_PLATFORMS = ["x", "facebook", "instagram", "reddit"]
+
+# -- realism: names, PII in several formats, quoted e-mail history --------------------------
+
+# how a customer introduces or signs as themselves ({name} first name, {full} full name)
+NAME_INTROS = ["Hi, this is {full}.", "Hello, {full} here.", "Hi, my name is {name}.",
+               "Good afternoon, {full} writing.", ""]
+SIGN_OFFS = ["Thanks, {name}", "Best regards,\n{full}", "Cheers\n{name}", "-- {full}",
+             "Kind regards, {full}", "Thank you, {name}"]
+# PII sentences: (kind, template); values are filled by the generator in several formats
+PII_TEMPLATES: list[tuple[str, str]] = [
+    ("email", "You can reach me at {email}."),
+    ("phone", "Call me back on {phone} please."),
+    ("phone", "My number is {phone_alt}."),
+    ("email_phone", "You can reach me at {email} or {phone}."),
+    ("card", "My card 4539 1488 0343 6467 was charged."),
+    ("iban", "Please refund to IBAN DE89 3704 0044 0532 0130 00."),
+    ("iban", "refund to my account please: {iban_lower}"),
+    ("address", "Ship the replacement to {address}."),
+]
+PHONE_FORMATS = ["555{d7}", "+44794{d7}", "0794{d1} {d6}", "+49 30 {d7}", "(555) {d3}-{d4}"]
+IBANS_LOWER = ["gb82 west 1234 5698 7654 32", "de44 5001 0517 5407 3249 31", "fr14 2004 1010 0505 0001 3m02 606"]
+STREETS = ["Baker Street", "Hauptstrasse", "Elm Avenue", "Rue de la Paix", "Market Lane"]
+CITIES = ["London NW1 6XE", "10115 Berlin", "Springfield, IL 62704", "75002 Paris", "Leeds LS1 4AP"]
+QUOTE_HEADERS = ["On {weekday}, {date} at {time}, {sender} wrote:",
+                 "On {date}, {sender} <support@voicelake.example> wrote:"]
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

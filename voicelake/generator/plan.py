@@ -1,0 +1,349 @@
+"""The generator's plan: who contacts support when, about what, feeling how, and what it does
+to their loyalty; a cheap sequential pass (no text) that the parallel day renderers follow.
+
+Every customer carries a latent loyalty score (0-10, "how likely are you to recommend us").
+It starts at a per-customer baseline and moves with what happens to the customer: upgrading
+to the bad release, an incident on their product, a conversation in the slow queue or with a
+curt agent lower it; a conversation that restores trust raises it; every week it drifts part
+of the way back to the baseline. Opening emotions, survey answers and review ratings are drawn
+from it. Survey non-response is planted: detractors and promoters answer far more often than
+passives, so the respondents' NPS is biased against the true NPS of all active customers.
+
+``plan_history(world)`` returns the plan of every day plus the weekly ground truth
+(per customer and per product); its random stream is ``(seed, "plan")``, so the same seed
+gives the same plan whatever the number of render workers.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from voicelake.generator import phrases as P
+
+if TYPE_CHECKING:
+    from voicelake.generator.history import Customer, World
+
+CONTACT_RATE = 0.03  # conversations per customer per day
+CHANNEL_WEIGHTS = {"chat": 0.34, "ticket": 0.2, "email": 0.14, "call": 0.12, "social": 0.08,
+                   "review": 0.06, "survey": 0.06}
+SUPPORT_CHANNELS = ("chat", "ticket", "email", "call", "social")
+
+# loyalty dynamics (points on the 0-10 scale)
+BASELINE_MEAN, BASELINE_SD = 8.2, 1.8
+WEEKLY_DRIFT = 0.25  # share of the distance to the baseline recovered every week
+HIT_BAD_RELEASE = -2.5  # once, when the customer upgrades to the bad release
+HIT_INCIDENT = -1.5  # every customer of the product, on the incident's day
+HIT_SLOW_QUEUE = -0.8
+HIT_CURT_AGENT = -1.0
+HIT_UNRESOLVED = -0.8
+GAIN_RESTORED = 1.2  # a conversation that started negative and ended well
+GAIN_RESOLVED = 0.3  # a resolved conversation that never was negative
+CURT_EMPATHY = 0.2  # agents below this empathy are curt
+# how the opening emotion leans with loyalty: weight *= exp(slope * (loyalty - pivot))
+EMOTION_PIVOT = 6.5
+EMOTION_SLOPE = {"anger": -0.6, "frustration": -0.4, "disappointment": -0.5, "anxiety": -0.15,
+                 "confusion": -0.1, "neutral": 0.15, "gratitude": 0.5, "joy": 0.5}
+# survey non-response bias: probability that an invited customer answers, by true NPS class
+RESPONSE_RATE = {"detractor": 0.6, "passive": 0.05, "promoter": 0.3}
+FOLLOWUP_INVITE_RATE = 0.6  # support conversations followed by an NPS survey invitation
+REPEAT_CONTACT_RATE = 0.5  # unresolved negative conversations that come back on the same topic
+TRUST_WINDOW_DAYS = 7
+NPS_ANSWER_NOISE = 0.6
+CLASSES = ("promoter", "passive", "detractor")
+
+
+def nps_class(score: float) -> str:
+    """promoter (9-10), passive (7-8) or detractor (0-6) for a 0-10 score, rounded half up."""
+    return "promoter" if score >= 8.5 else "passive" if score >= 6.5 else "detractor"
+
+
+def _clamp(x: float, lo: float = 0.0, hi: float = 10.0) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+@dataclass(slots=True)
+class PlannedConversation:
+    """One conversation as decided by the plan; the renderer turns it into records and text."""
+
+    day: int
+    n: int  # position in the day; the source ids are built from (day, n)
+    customer: int  # index into World.customers
+    topic: str
+    queue: str
+    agent: str
+    channel: str
+    emotion: str  # opening emotion
+    upgraded: bool  # runs the product's second version
+    loyalty: float  # latent score when the conversation opened
+    resolved: bool = False  # ended well (support channels)
+    survey: tuple[str, int] | None = None  # (kind, score): survey channel or follow-up answer
+    rating: int | None = None  # review rating
+    trust_restored: bool = False  # started negative, ended well, no same-topic contact within 7 days
+    repeat: bool = False  # a repeat contact after an unresolved conversation
+
+    @property
+    def conv_id(self) -> str:
+        """The numeric part of every source id of this conversation."""
+        return f"{self.day:04d}{self.n:06d}"
+
+    @property
+    def negative(self) -> bool:
+        """Whether the conversation opened with a negative emotion."""
+        return self.emotion in P.NEGATIVE
+
+
+@dataclass
+class WeekScores:
+    """Every customer's latent score at the end of one week (index = customer index)."""
+
+    week_start: str
+    scores: list[float]
+    active: set[int]
+
+    def lines(self, customers: Sequence[Customer]) -> Iterator[str]:
+        """customer_weeks JSON lines of this week."""
+        wk = self.week_start
+        active = self.active
+        for i, (c, score) in enumerate(zip(customers, self.scores, strict=True)):
+            cls = "promoter" if score >= 8.5 else "passive" if score >= 6.5 else "detractor"
+            yield (f'{{"customer_id":"{c.id}","week_start":"{wk}","product":"{c.product}",'
+                   f'"latent_score":{score},"nps_class":"{cls}","active":{"true" if i in active else "false"}}}')
+
+
+@dataclass
+class HistoryPlan:
+    """Every day's conversations and the weekly truth."""
+
+    days: list[list[PlannedConversation]]
+    minor_incidents: dict[int, dict[str, Any]]  # day -> SEV3 incident record (decoys)
+    weeks: list[WeekScores] = field(default_factory=list)
+    population: list[dict[str, Any]] = field(default_factory=list)
+
+
+def pick_emotion(rng: random.Random, topic: str, loyalty: float) -> str:
+    """Opening emotion: the topic's mix, leaning negative for low and positive for high loyalty."""
+    weights = P.TOPIC_EMOTIONS.get(topic, P.TOPIC_EMOTIONS["default"])
+    names = list(weights)
+    tilt = loyalty - EMOTION_PIVOT
+    w = [weights[e] * math.exp(EMOTION_SLOPE[e] * tilt) for e in names]
+    return rng.choices(names, weights=w)[0]
+
+
+def nps_answer(rng: random.Random, loyalty: float) -> int:
+    """The 0-10 answer a customer gives: their loyalty plus a little noise."""
+    return int(_clamp(round(loyalty + rng.gauss(0, NPS_ANSWER_NOISE))))
+
+
+def review_rating(rng: random.Random, loyalty: float) -> int:
+    """A 1-5 star rating drawn from loyalty."""
+    return int(_clamp(round(1 + loyalty * 0.42 + rng.gauss(0, 0.5)), 1, 5))
+
+
+def csat_answer(rng: random.Random, loyalty: float) -> int:
+    """A 1-5 CSAT answer drawn from loyalty."""
+    return int(_clamp(round(0.8 + loyalty * 0.45 + rng.gauss(0, 0.6)), 1, 5))
+
+
+def _week_start(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _pct(n: int, total: int) -> float:
+    return 100.0 * n / total if total else 0.0
+
+
+def _nps(classes: dict[str, int]) -> float | None:
+    total = sum(classes.values())
+    if not total:
+        return None
+    return round(_pct(classes["promoter"], total) - _pct(classes["detractor"], total), 2)
+
+
+def plan_history(world: World) -> HistoryPlan:
+    """Decide every conversation and move every customer's loyalty, day by day."""
+    s = world.settings
+    rng = random.Random(f"{s.seed}:plan")
+    customers = world.customers
+    ncust = len(customers)
+    base = [_clamp(rng.gauss(BASELINE_MEAN, BASELINE_SD)) for _ in customers]
+    loyalty = list(base)
+    by_product: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(customers):
+        by_product[c.product].append(i)
+    sc = world.scenarios
+    inc = sc["incident"]
+    incident_day = (date.fromisoformat(inc["spike_dates"][0]) - s.start).days
+    br = sc["bad_release"]
+    bad_product = br["product"]
+    bad_day = world.release_day[bad_product]
+    upgrades: dict[int, list[int]] = defaultdict(list)  # day -> bad-product customers upgrading
+    for i in by_product.get(bad_product, []):
+        upgrades[int(math.ceil(bad_day + customers[i].upgrade_day))].append(i)
+    upgraded_bad: list[int] = []
+    em = sc["emerging_topic"]
+    start_em = (date.fromisoformat(em["starts_on"]) - s.start).days
+    slow_queue = sc["slow_queue"]["queue"]
+    channels, channel_w = list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values())
+    support_w = [CHANNEL_WEIGHTS[c] for c in SUPPORT_CHANNELS]
+    repeats: dict[int, list[tuple[int, str]]] = defaultdict(list)
+
+    plan = HistoryPlan(days=[], minor_incidents={})
+    active: set[int] = set()
+    answers: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
+    products = list(P.PRODUCTS)
+
+    for d in range(s.days):
+        day = s.start + timedelta(days=d)
+        if d == incident_day:
+            for i in by_product.get(inc["product"], []):
+                loyalty[i] = _clamp(loyalty[i] + HIT_INCIDENT)
+        elif rng.random() < 0.15:  # a decoy: a minor incident that changes nothing
+            product = rng.choice(products)
+            plan.minor_incidents[d] = {"incident_id": f"INC-{d:04d}-M", "product": product,
+                                       "severity": "SEV3", "start_minute": rng.randint(0, 1300),
+                                       "minutes": rng.randint(10, 90)}
+        for i in upgrades.get(d, []):
+            loyalty[i] = _clamp(loyalty[i] + HIT_BAD_RELEASE)
+            upgraded_bad.append(i)
+
+        weekday_factor = 0.6 if day.weekday() >= 5 else 1.0
+        mean = ncust * CONTACT_RATE * weekday_factor
+        n_conv = max(1, int(rng.gauss(mean, math.sqrt(mean) + 1)))
+        todo: list[tuple[int, str | None, bool]] = [(rng.randrange(ncust), None, False) for _ in range(n_conv)]
+        if d == incident_day and by_product.get(inc["product"]):
+            pool = by_product[inc["product"]]
+            extra = int(len(pool) * CONTACT_RATE * 4) + 3
+            todo += [(rng.choice(pool), "outage", False) for _ in range(extra)]
+        if d >= start_em and by_product.get(em["product"]):
+            pool = by_product[em["product"]]
+            share = min(1.5, 0.04 * 2 ** ((d - start_em) / 3))
+            extra = int(len(pool) * CONTACT_RATE * share) + 1
+            todo += [(rng.choice(pool), em["topic"], False) for _ in range(extra)]
+        if upgraded_bad:  # bad release: upgraded customers come back more often
+            extra = int(len(upgraded_bad) * CONTACT_RATE * 0.8)
+            todo += [(rng.choice(upgraded_bad), br["topic"], False) for _ in range(extra)]
+        todo += [(i, topic, True) for i, topic in repeats.pop(d, [])]
+
+        todays: list[PlannedConversation] = []
+        for i, forced, repeat in todo:
+            conv = _plan_conversation(world, rng, d, len(todays), i, forced, repeat, loyalty, slow_queue,
+                                      channels, channel_w, support_w, repeats)
+            if conv is None:
+                continue
+            todays.append(conv)
+            active.add(i)
+            if conv.survey and conv.survey[0] == "nps":
+                answers[customers[i].product][nps_class(conv.survey[1])] += 1
+        plan.days.append(todays)
+
+        if day.weekday() == 6 or d == s.days - 1:
+            _close_week(plan, world, _week_start(day), loyalty, base, active, answers)
+            active = set()
+            answers.clear()
+    _mark_trust_restored(plan)
+    return plan
+
+
+def _plan_conversation(world: World, rng: random.Random, d: int, n: int, i: int, forced: str | None,
+                       repeat: bool, loyalty: list[float], slow_queue: str, channels: list[str],
+                       channel_w: list[float], support_w: list[float],
+                       repeats: dict[int, list[tuple[int, str]]]) -> PlannedConversation | None:
+    customer = world.customers[i]
+    product = customer.product
+    upgraded = d >= world.release_day[product] + customer.upgrade_day
+    topic = forced or rng.choice(P.PRODUCT_TOPICS[product])
+    queue = P.TOPICS[topic][0]
+    if repeat:
+        channel = rng.choices(SUPPORT_CHANNELS, weights=support_w)[0]
+    else:
+        channel = rng.choices(channels, weights=channel_w)[0]
+    if forced == "outage":
+        channel = rng.choice(["chat", "social", "ticket", "call", "social"])
+    score = loyalty[i]
+    emotion = pick_emotion(rng, topic, score)
+    agent = rng.choice(world.agents[queue])
+    conv = PlannedConversation(day=d, n=n, customer=i, topic=topic, queue=queue, agent=agent,
+                               channel=channel, emotion=emotion, upgraded=upgraded,
+                               loyalty=round(score, 3), repeat=repeat)
+    if channel == "survey":  # a survey invitation: answered or not, by NPS class
+        if rng.random() >= RESPONSE_RATE[nps_class(score)]:
+            return None
+        kind = "nps" if rng.random() < 0.7 else "csat"
+        conv.survey = (kind, nps_answer(rng, score) if kind == "nps" else csat_answer(rng, score))
+        return conv
+    if channel == "review":
+        conv.rating = review_rating(rng, score)
+        return conv
+    empathy = world.empathy[agent]
+    slow = queue == slow_queue
+    p_resolved = 0.45 + 0.35 * empathy - (0.15 if slow else 0) - (0.1 if topic == "outage" else 0)
+    conv.resolved = rng.random() < p_resolved
+    delta = (GAIN_RESTORED if conv.negative else GAIN_RESOLVED) if conv.resolved else HIT_UNRESOLVED
+    if slow:
+        delta += HIT_SLOW_QUEUE
+    if empathy < CURT_EMPATHY:
+        delta += HIT_CURT_AGENT
+    loyalty[i] = _clamp(score + delta)
+    if not conv.resolved and conv.negative and rng.random() < REPEAT_CONTACT_RATE:
+        repeats[d + rng.randint(1, TRUST_WINDOW_DAYS - 1)].append((i, topic))
+    if rng.random() < FOLLOWUP_INVITE_RATE and rng.random() < RESPONSE_RATE[nps_class(loyalty[i])]:
+        conv.survey = ("nps", nps_answer(rng, loyalty[i]))
+    return conv
+
+
+def _close_week(plan: HistoryPlan, world: World, week: date, loyalty: list[float], base: list[float],
+                active: set[int], answers: dict[str, dict[str, int]]) -> None:
+    """Record every customer's week-end score and the product's true and surveyed NPS; drift."""
+    wk = str(week)
+    true_active: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
+    true_all: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
+    scores = [round(x, 3) for x in loyalty]
+    plan.weeks.append(WeekScores(wk, scores, set(active)))
+    for i, c in enumerate(world.customers):
+        cls = nps_class(scores[i])
+        true_all[c.product][cls] += 1
+        if i in active:
+            true_active[c.product][cls] += 1
+        loyalty[i] += WEEKLY_DRIFT * (base[i] - loyalty[i])
+    for product in P.PRODUCTS:
+        act = true_active[product]
+        surveyed = answers.get(product, dict.fromkeys(CLASSES, 0))
+        plan.population.append({
+            "product": product, "week_start": wk,
+            "active_customers": sum(act.values()), "true_nps": _nps(act),
+            "true_promoters": act["promoter"], "true_passives": act["passive"], "true_detractors": act["detractor"],
+            "all_customers_nps": _nps(true_all[product]),
+            "respondents": sum(surveyed.values()), "respondents_nps": _nps(surveyed),
+            "respondent_promoters": surveyed["promoter"], "respondent_passives": surveyed["passive"],
+            "respondent_detractors": surveyed["detractor"]})
+
+
+def _mark_trust_restored(plan: HistoryPlan) -> None:
+    """Trust restored = opened negative, ended well, and the customer did not come back on the
+    same topic (support channels) within TRUST_WINDOW_DAYS days."""
+    seen: dict[tuple[int, str], int] = {}  # (customer, topic) -> day of the next contact
+    for todays in reversed(plan.days):
+        for conv in reversed(todays):
+            if conv.channel not in SUPPORT_CHANNELS:
+                continue
+            key = (conv.customer, conv.topic)
+            nxt = seen.get(key)
+            conv.trust_restored = (conv.negative and conv.resolved
+                                   and (nxt is None or nxt - conv.day > TRUST_WINDOW_DAYS))
+            seen[key] = conv.day
+
+
+def survey_bias(population: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled true NPS of active customers against the respondents' NPS, over all product-weeks."""
+    true = {k: sum(r[f"true_{k}s"] for r in population) for k in ("promoter", "passive", "detractor")}
+    resp = {k: sum(r[f"respondent_{k}s"] for r in population) for k in ("promoter", "passive", "detractor")}
+    t, r = _nps(true), _nps(resp)
+    return {"response_rate": RESPONSE_RATE, "true_nps": t, "respondents_nps": r,
+            "respondents": sum(resp.values()), "active_customer_weeks": sum(true.values()),
+            "gap": None if t is None or r is None else round(r - t, 2)}
