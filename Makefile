@@ -37,10 +37,16 @@ lock:
 run: install
 	$(VENV)/bin/voicelake run
 
+# ruff first (seconds), then mypy in the background while pytest runs; both outputs are
+# printed and the target fails when either failed.
 test: install
 	$(VENV)/bin/ruff check voicelake dags tests bench
-	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q
+	@log=$$(mktemp); $(VENV)/bin/mypy > $$log 2>&1 & mypy_pid=$$!; \
+	$(VENV)/bin/pytest -q; pytest_rc=$$?; \
+	wait $$mypy_pid; mypy_rc=$$?; \
+	echo "== mypy (exit $$mypy_rc)"; cat $$log; rm -f $$log; \
+	echo "== pytest exit $$pytest_rc, mypy exit $$mypy_rc"; \
+	test $$pytest_rc -eq 0 -a $$mypy_rc -eq 0
 
 lint: install
 	$(VENV)/bin/ruff check voicelake dags tests bench
