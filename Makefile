@@ -3,6 +3,7 @@
 #   make test  - install everything, then run the test suite
 # Installing is idempotent: a second run with nothing changed starts within seconds.
 
+SHELL  := /bin/bash
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -37,10 +38,17 @@ lock:
 run: install
 	$(VENV)/bin/voicelake run
 
+# ruff first (seconds), then mypy in the background while pytest runs; both outputs are
+# printed and the target fails when either failed.
+# mypy runs beside pytest; its report comes first and pytest's closing line is printed last.
 test: install
 	$(VENV)/bin/ruff check voicelake dags tests bench
-	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q
+	@log=$$(mktemp -d); $(VENV)/bin/mypy > $$log/mypy 2>&1 & mypy_pid=$$!; \
+	$(VENV)/bin/pytest -q 2>&1 | tee $$log/pytest; pytest_rc=$${PIPESTATUS[0]}; \
+	wait $$mypy_pid; mypy_rc=$$?; \
+	echo "== mypy (exit $$mypy_rc)"; cat $$log/mypy; \
+	echo "== pytest exit $$pytest_rc, mypy exit $$mypy_rc"; tail -n 1 $$log/pytest; rm -rf $$log; \
+	test $$pytest_rc -eq 0 -a $$mypy_rc -eq 0
 
 lint: install
 	$(VENV)/bin/ruff check voicelake dags tests bench

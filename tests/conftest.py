@@ -1,17 +1,26 @@
 """Shared fixtures: one local Spark session with Delta for the whole run, a fresh lake
-home per test, and helpers to write landing files."""
+home per test, one generated lake shared by every module that needs realistic data
+(`shared_lake`: generated, ingested and built to silver once per run), a tiny encoder for
+model-lifecycle tests, and helpers to write landing files."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
+from tests.tiny_encoder import build_tiny_encoder
 from voicelake.config import Config, load_config
+from voicelake.jobs.build_silver import build_silver
+from voicelake.jobs.ingest import IngestResult, ingest
 from voicelake.lake import Lake
 from voicelake.runtime import JobContext
 from voicelake.spark import get_spark
@@ -28,9 +37,13 @@ TEST_SPARK_CONF = {
 }
 
 
-def make_config(home: Path) -> Config:
-    """The local config with every location under ``home`` and test-sized Spark."""
-    return load_config("local", overrides={"home": str(home)}).with_spark_conf(master="local[2]", **TEST_SPARK_CONF)
+def make_config(home: Path, landing: Path | None = None) -> Config:
+    """The local config with every location under ``home`` (the landing zone at ``landing``
+    when given) and test-sized Spark."""
+    overrides: dict[str, Any] = {"home": str(home)}
+    if landing is not None:
+        overrides["lake"] = {"landing": str(landing)}
+    return load_config("local", overrides=overrides).with_spark_conf(master="local[2]", **TEST_SPARK_CONF)
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +77,58 @@ def write_jsonl(folder: Path, name: str, records: list[dict | str | bytes]) -> P
     path = folder / name
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
+
+
+# -- one generated lake for the whole run ----------------------------------------------------
+
+SHARED_LAKE_START = date(2026, 3, 1)
+SHARED_LAKE_DAYS = 10
+
+
+@dataclass(frozen=True)
+class SharedLake:
+    """A generated history ingested to bronze and built to silver (no scores, no gold)."""
+
+    config: Config
+    results: list[IngestResult]  # what the one ingest run reported, per source
+    answers: dict[str, Any]  # the generator's answer file (records, malformed, scenarios)
+
+    @property
+    def home(self) -> Path:
+        return Path(self.config.home)
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.config.lake.landing)
+
+    def copy(self, home: Path) -> Config:
+        """A private copy of the lake (and home: pseudonym key, nothing else) under ``home``
+        for a test that writes; its landing zone stays the shared one, whose files the ingest
+        log already names, so nothing is ingested twice."""
+        shutil.copytree(self.home, home, ignore=lambda folder, names: ["landing"] if Path(folder) == self.home
+                        else [])
+        return make_config(home, landing=self.landing)
+
+
+@pytest.fixture(scope="session")
+def shared_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> SharedLake:
+    """10 days x 200 customers (seed 11, 1% malformed records, every generator scenario),
+    ingested and built to silver once per run. Read it only; a test that writes works on
+    ``shared_lake.copy(tmp_path / "home")``."""
+    from voicelake.generator import GeneratorSettings, generate_history
+
+    config = make_config(tmp_path_factory.mktemp("shared-lake"))
+    answers_file = Path(config.home) / "answers.json"
+    generate_history(GeneratorSettings(
+        days=SHARED_LAKE_DAYS, customers=200, seed=11, start=SHARED_LAKE_START, landing=Path(config.lake.landing),
+        answers=answers_file, malformed_rate=0.01, workers=2))
+    ctx = JobContext(config, spark, Lake(spark, config))
+    results = ingest(ctx)
+    build_silver(ctx)
+    return SharedLake(config, results, json.loads(answers_file.read_text()))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a tiny random BERT (2 layers, hidden 32) with the MiniLM tokenizer."""
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))

@@ -1,17 +1,15 @@
-"""In-process pipeline from generated landing files to gold, sharing the test Spark session."""
+"""In-process pipeline from generated landing files to gold, on the run's shared generated lake
+(tests/conftest.py `shared_lake`) and the test Spark session."""
 
-import json
 import statistics
 from datetime import date
-from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from tests.conftest import make_config
-from voicelake.generator import GeneratorSettings, generate_history
+from tests.conftest import SharedLake
 from voicelake.jobs.build_gold import build_gold
 from voicelake.jobs.build_silver import build_silver
 from voicelake.jobs.ingest import ingest
@@ -23,17 +21,13 @@ MESSAGE_SOURCES = ("ticket_comments", "chat_messages", "emails", "call_utterance
 
 
 @pytest.fixture(scope="module")
-def pipeline(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
-    config = make_config(tmp_path_factory.mktemp("pipeline"))
-    answers_file = Path(config.home) / "answers.json"
-    generate_history(GeneratorSettings(
-        days=10, customers=200, seed=11, start=date(2026, 3, 1), landing=Path(config.lake.landing),
-        answers=answers_file, malformed_rate=0.01, workers=2))
+def pipeline(spark: SparkSession, shared_lake: SharedLake, tmp_path_factory: pytest.TempPathFactory):
+    """The shared generated lake (ingested, silver built), copied because these tests write,
+    plus gold."""
+    config = shared_lake.copy(tmp_path_factory.mktemp("pipeline") / "home")
     ctx = JobContext(config, spark, Lake(spark, config))
-    results = ingest(ctx)
-    build_silver(ctx)
     build_gold(ctx)
-    return ctx, results, json.loads(answers_file.read_text())
+    return ctx, shared_lake.results, shared_lake.answers
 
 
 def test_ingestion_matches_the_generator(pipeline) -> None:

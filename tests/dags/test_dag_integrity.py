@@ -1,6 +1,7 @@
 """DAG integrity, checked in a fresh interpreter the way Airflow's DAG processor parses the
-dags/ folder: imports without errors, parses in under a second without loading heavy
-modules, the expected task graph without cycles, and the scheduling settings."""
+dags/ folder: imports without errors, parses in under a CPU second (not wall-clock time, which
+a busy machine stretches) without loading heavy modules, the expected task graph without
+cycles, and the scheduling settings."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ PARSE = """
 import json, sys, time
 from airflow.dag_processing.dagbag import DagBag
 heavy = %r
-started = time.perf_counter()
+started = time.process_time()  # CPU seconds: what parsing costs, whatever else the machine runs
 bag = DagBag(dag_folder=%r)
-seconds = time.perf_counter() - started
+seconds = time.process_time() - started
 dags = {}
 for dag_id, dag in bag.dags.items():
     dags[dag_id] = {
@@ -51,7 +52,7 @@ VALIDATION_TASKS = {"validate_bronze", "validate_silver", "validate_publish_gold
 def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {**os.environ, **airflow_environment(tmp_path_factory.mktemp("airflow-parse"))}
     done = subprocess.run([sys.executable, "-c", PARSE % (HEAVY, str(ROOT / "dags"))], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -64,7 +65,8 @@ def test_dags_import_cleanly_fast_and_without_heavy_modules(parsed: dict[str, An
 
 
 def _topological(tasks: dict[str, Any]) -> list[str]:
-    order, done = [], set()
+    order: list[str] = []
+    done: set[str] = set()
     pending = dict(tasks)
     while pending:
         ready = sorted(t for t, info in pending.items() if set(info["upstream"]) <= done)
