@@ -27,6 +27,7 @@ from voicelake.landing import (
     read_delta_changes,
     read_jsonl,
 )
+from voicelake.progress import SparkProgress
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import INGEST_LOG, QUARANTINE, SOURCES, bronze_table
 from voicelake.sources import SourceMapping, load_source_mappings
@@ -185,7 +186,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser.add_argument("--source", action="append", choices=sorted(SOURCES),
                         help="only this source (repeatable); default: every configured source")
     args = parser.parse_args(argv)
-    with open_lake(args.env) as ctx:
+    with open_lake(args.env) as ctx, SparkProgress(ctx.spark, "ingest"):
         results = ingest(ctx, args.source)
     print(format_results(results))
     return 0 if all(r.reconciled for r in results) else 2

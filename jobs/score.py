@@ -25,6 +25,7 @@ from voicelake.jobs.build_log import unconsumed_silver_builds
 from voicelake.lake import scalar
 from voicelake.models.registry import champion_version, configure_mlflow, model_uri
 from voicelake.models.scoring import resolve_model, score_column
+from voicelake.progress import SparkProgress
 from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job_parser, open_lake, run_job
 from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 
@@ -73,7 +74,8 @@ def score_messages(ctx: JobContext, day: date | None = None, since: date | None 
                           F.lit(model.version).alias("model_version"),
                           F.lit(scored_at).cast("timestamp").alias("scored_at"), "sent_date")
                   .cache())  # MERGE reads its source twice: score once
-        scored.count()
+        with SparkProgress(ctx.spark, f"scoring {n:,} messages"):  # Spark tasks done / total, rate, ETA
+            scored.count()
         ctx.lake.merge(scored, SILVER_MESSAGE_EMOTIONS, ["message_id"], partition_by=["sent_date"])
         scored.unpersist()
     finally:

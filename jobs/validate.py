@@ -30,14 +30,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.jobs.transforms.quality import (
+    MESSAGE_SOURCES,
     bronze_frame,
+    count_per_date,
     emotion_coverage,
+    expected_messages_per_date,
     label_drift,
+    message_counts,
     messages_frame,
     to_validation_quarantine,
-    with_group_share_sum,
+    with_date_reconciliation,
 )
-from voicelake.jobs.transforms.silver import PII_PATTERNS
 from voicelake.lake import scalar
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.quality import (
@@ -108,7 +111,7 @@ def _dates_label(dates: Sequence[date] | None) -> str:
 
 def bronze_frames(ctx: JobContext, dates: Sequence[date] | None) -> Iterator[SuiteFrame]:
     for source, schema in SOURCES.items():
-        suite = bronze_suite(source, dated=dates is not None)
+        suite = bronze_suite(source)
         if not ctx.lake.exists(bronze_table(source)):
             yield suite, None, "table not ingested yet"
             continue
@@ -120,14 +123,26 @@ def silver_frames(ctx: JobContext, dates: Sequence[date] | None) -> Iterator[Sui
     yield configured_suite(ctx.config, "silver_messages"), messages_frame(messages, dates), None
     coverage = configured_suite(ctx.config, "silver_message_emotions")
     drift = configured_suite(ctx.config, "emotion_drift")
-    if not ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
+    scored = ctx.lake.exists(SILVER_MESSAGE_EMOTIONS)
+    emotions = ctx.lake.read(SILVER_MESSAGE_EMOTIONS) if scored else None
+    yield configured_suite(ctx.config, "message_counts"), _counts_frame(ctx, messages, emotions, dates), None
+    if emotions is None:
         yield coverage, None, "no scores yet (run voicelake score)"
         yield drift, None, "no scores yet"
         return
-    emotions = ctx.lake.read(SILVER_MESSAGE_EMOTIONS)
     labels = load_taxonomy().labels
     yield coverage, emotion_coverage(messages, emotions, labels, dates), None
     yield drift, *_drift_frame(ctx, emotions, dates)
+
+
+def _counts_frame(ctx: JobContext, messages: DataFrame, emotions: DataFrame | None,
+                  dates: Sequence[date] | None) -> DataFrame:
+    """Per run date: silver messages implied by bronze, in silver, and scored (see message_counts.yaml)."""
+    bronze = {source: ctx.lake.read(bronze_table(source)) for source in MESSAGE_SOURCES
+              if ctx.lake.exists(bronze_table(source))}
+    expected = expected_messages_per_date(bronze, dates)
+    scored = None if emotions is None else count_per_date(emotions, dates, "scored_messages")
+    return message_counts(expected, count_per_date(messages, dates, "silver_messages"), scored, dates)
 
 
 def _drift_frame(ctx: JobContext, emotions: DataFrame,
@@ -147,11 +162,11 @@ def _drift_frame(ctx: JobContext, emotions: DataFrame,
     return frame, None
 
 
-def gold_frames(read: Callable[[str], DataFrame | None],
-                dates: Sequence[date] | None, config: Any) -> Iterator[SuiteFrame]:
-    """Gold suites over ``read(table)`` (the published table, or what build_gold staged)."""
-    for table, name, shape in ((GOLD_SERVICE_DAILY, "gold_service_daily", None),
-                               (GOLD_EMOTION_DAILY, "gold_emotion_daily", with_group_share_sum)):
+def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
+                silver_counts: DataFrame) -> Iterator[SuiteFrame]:
+    """Gold suites over ``read(table)`` (the published table, or what build_gold staged), each
+    row with its date's messages and silver's (``silver_counts``: date, silver_messages)."""
+    for table, name in ((GOLD_SERVICE_DAILY, "gold_service_daily"), (GOLD_EMOTION_DAILY, "gold_emotion_daily")):
         suite = configured_suite(config, name)
         frame = read(table)
         if frame is None:
@@ -159,7 +174,7 @@ def gold_frames(read: Callable[[str], DataFrame | None],
             continue
         if dates is not None:
             frame = frame.where(F.col("date").isin(list(dates)))
-        yield suite, shape(frame) if shape else frame, None
+        yield suite, with_date_reconciliation(frame, silver_counts), None
 
 
 def _published(ctx: JobContext) -> Callable[[str], DataFrame | None]:
@@ -178,7 +193,6 @@ def run_parameters(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, A
         "author_roles": list(AUTHOR_ROLES),
         "channels": list(CHANNELS),
         "labels": list(load_taxonomy().labels),
-        "pii_patterns": [pattern for _, pattern in PII_PATTERNS],
         "drift_threshold": ctx.config.validation.drift_threshold,
     }
 
@@ -204,7 +218,8 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
             frames = silver_frames(ctx, dates)
         elif layer == "gold":
             read = _published(ctx) if gold is None else gold.get
-            frames = gold_frames(read, dates, ctx.config)
+            silver_counts = count_per_date(ctx.lake.read(SILVER_MESSAGES), dates, "silver_messages")
+            frames = gold_frames(read, dates, ctx.config, silver_counts)
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
         for suite, frame, note in frames:

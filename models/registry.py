@@ -22,9 +22,36 @@ class NoChampionError(LookupError):
     """No model version carries the champion alias yet."""
 
 
+class RegistryError(RuntimeError):
+    """The model registry could not be read (unreachable, refused, broken): not "no model"."""
+
+
+# What MLflow answers when the model or the alias does not exist (a file/SQL store says
+# RESOURCE_DOES_NOT_EXIST for a missing model and INVALID_PARAMETER_VALUE "alias ... not found"
+# for a missing alias; a tracking server passes the same codes on; Unity Catalog says NOT_FOUND).
+_MISSING_CODES = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+
+
+def is_missing(exc: Exception) -> bool:
+    """True when an MLflow error means "this model or alias does not exist", nothing else."""
+    code = str(getattr(exc, "error_code", ""))
+    if code in _MISSING_CODES:
+        return True
+    message = str(getattr(exc, "message", exc)).lower()
+    return code == "INVALID_PARAMETER_VALUE" and "alias" in message and "not found" in message
+
+
+def registry_error(uri: str, action: str, exc: Exception) -> RegistryError:
+    """A one-line error naming the registry (or tracking) URI and what was being done."""
+    lines = str(getattr(exc, "message", exc)).strip().splitlines() or [type(exc).__name__]
+    return RegistryError(f"MLflow at {uri} failed while {action}: {lines[0][:300]} "
+                         f"(not treated as 'no model'; check the URI in the config and that the server is up)")
+
+
 def configure_mlflow(config: Config) -> None:
     """Point MLflow at the configured tracking server / registry and experiment."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     for uri in (config.mlflow.tracking_uri, config.mlflow.registry_uri):
         if uri.startswith("sqlite:///"):
@@ -32,7 +59,12 @@ def configure_mlflow(config: Config) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(config.mlflow.tracking_uri)
     mlflow.set_registry_uri(config.mlflow.registry_uri)
-    if mlflow.get_experiment_by_name(config.mlflow.experiment) is None:
+    try:
+        experiment = mlflow.get_experiment_by_name(config.mlflow.experiment)
+    except MlflowException as exc:
+        raise registry_error(config.mlflow.tracking_uri, f"reading experiment {config.mlflow.experiment}", exc) \
+            from exc
+    if experiment is None:
         artifacts = config.mlflow.artifact_root
         if "://" not in artifacts:
             Path(artifacts).mkdir(parents=True, exist_ok=True)
@@ -46,14 +78,20 @@ def model_uri(config: Config, alias: str | None = None) -> str:
 
 
 def version_by_alias(config: Config, alias: str) -> Any | None:
-    """The model version holding ``alias``, or None."""
+    """The model version holding ``alias``; None only when the model or alias does not exist.
+
+    Any other registry error (unreachable server, refused request, broken store) raises
+    `RegistryError`: read as "no champion" it would trigger bootstrap training or a wrong
+    promotion."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     try:
         return MlflowClient().get_model_version_by_alias(config.mlflow.model_name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if is_missing(exc):
+            return None
+        raise registry_error(config.mlflow.registry_uri, f"looking up {config.mlflow.model_name}@{alias}", exc) from exc
 
 
 def champion_version(config: Config) -> Any:
@@ -148,6 +186,7 @@ def promote(config: Config) -> PromotionDecision:
 def list_versions(config: Config) -> list[dict[str, Any]]:
     """Every registered version with aliases and key metrics (newest first)."""
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
     rows = []
@@ -156,8 +195,10 @@ def list_versions(config: Config) -> list[dict[str, Any]]:
     try:
         for alias, version in client.get_registered_model(name).aliases.items():
             aliases.setdefault(str(version), []).append(alias)
-    except Exception:  # no such model yet
-        return []
+    except MlflowException as exc:
+        if is_missing(exc):  # no such model yet
+            return []
+        raise registry_error(config.mlflow.registry_uri, f"listing the versions of {name}", exc) from exc
     for v in client.search_model_versions(f"name = '{name}'"):
         metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
         rows.append({

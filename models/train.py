@@ -26,6 +26,7 @@ import pandas as pd
 from voicelake.config import ModelConfig
 from voicelake.models.datasets import frame_hash, load_goemotions, load_goemotions_hf, load_seed, split_by_group
 from voicelake.models.taxonomy import Taxonomy, taxonomy_file
+from voicelake.progress import Progress
 
 DEV_FRACTION = 0.15
 SEED_EVAL_FRACTION = 0.25
@@ -206,10 +207,13 @@ def fine_tune(data: TrainingData, settings: ModelConfig, labels: Sequence[str], 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps_per_epoch * epochs),
                                                 steps_per_epoch * epochs)
     best, best_epoch, stale, history = -1.0, -1, 0, []
+    # steps planned for every epoch; early stopping ends the work sooner (the last line says so)
+    progress = Progress("training", total=steps_per_epoch * epochs, unit="steps")
     for epoch in range(epochs):
         model.train()
         t0, total = time.perf_counter(), 0.0
         for batch in _batches(lengths, settings.batch_size, rng):
+            progress.advance()
             padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
             logits = model(**{k: v.to(device) for k, v in padded.items()}).logits
             loss = loss_fn(logits, torch.tensor(y[batch], device=device))
@@ -235,6 +239,7 @@ def fine_tune(data: TrainingData, settings: ModelConfig, labels: Sequence[str], 
             if stale > settings.patience and epoch + 1 >= min_epochs:
                 log(f"early stop: no dev gain for {stale} epochs")
                 break
+    progress.close()
     return {"history": history, "best_epoch": best_epoch, "best_dev_macro_f1": best,
             "train_rows": len(texts)}
 

@@ -8,13 +8,11 @@ conf/expectations stay declarative and a failing row can still be quarantined.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-
-EMOTION_GROUP = ("date", "channel", "product", "author_role")
 
 
 def _on_dates(col: str, dates: Sequence[date] | None) -> Column:
@@ -73,9 +71,82 @@ def label_drift(emotions: DataFrame, day: date, baseline_days: int) -> DataFrame
     ).withColumn("shift", F.abs(F.col("day_share") - F.col("baseline_share")))
 
 
-def with_group_share_sum(emotion_daily: DataFrame) -> DataFrame:
-    """gold.emotion_daily with ``share_sum``: the sum of ``share`` over the row's group."""
-    return emotion_daily.withColumn("share_sum", F.sum("share").over(Window.partitionBy(*EMOTION_GROUP)))
+def _nonblank(*cols: str) -> Column:
+    lengths = [F.coalesce(F.length(F.trim(c)), F.lit(0)) for c in cols]
+    return sum(lengths[1:], lengths[0]) > 0
+
+
+# Which bronze records are silver messages, written for the reconciliation on its own (not by
+# reusing the silver transform): source -> (key, send time, has text). A ticket's description
+# and a review or survey answer with no text are not messages; every other record is one.
+MESSAGE_SOURCES: dict[str, tuple[str, Callable[[], Column], Callable[[], Column]]] = {
+    "tickets": ("ticket_id", lambda: F.col("created_at"), lambda: _nonblank("description")),
+    "ticket_comments": ("comment_id", lambda: F.col("created_at"), lambda: F.lit(True)),
+    "chat_messages": ("message_id", lambda: F.col("sent_at"), lambda: F.lit(True)),
+    "emails": ("email_id", lambda: F.col("sent_at"), lambda: F.lit(True)),
+    "call_utterances": ("utterance_id", lambda: F.col("call_started_at") + F.make_dt_interval(
+        secs=F.col("start_offset_s").cast("decimal(18,6)")), lambda: F.lit(True)),
+    "social_posts": ("post_id", lambda: F.col("posted_at"), lambda: F.lit(True)),
+    "reviews": ("review_id", lambda: F.col("created_at"), lambda: _nonblank("title", "body")),
+    "surveys": ("response_id", lambda: F.col("responded_at"), lambda: _nonblank("verbatim")),
+}
+
+
+def expected_messages_per_date(bronze: Mapping[str, DataFrame], dates: Sequence[date] | None) -> DataFrame:
+    """``date, bronze_messages``: how many silver messages bronze implies per day, counted
+    straight from the message sources (each record's newest version; deleted records left out)."""
+    counts = []
+    for source, df in bronze.items():
+        key, sent_at, has_text = MESSAGE_SOURCES[source]
+        # newest version: a Delta source's commit version first (NULL for files sorts lowest in
+        # a struct), then ingest time, then file; a newest version that is a change-feed delete
+        # removes the record
+        deleted = (F.get_json_object(F.col("_raw"), "$._change_type") == F.lit("delete")
+                   if "_raw" in df.columns else F.lit(False))
+        order = [c for c in ("_source_version", "_ingested_at", "_source_file") if c in df.columns]
+        latest = df.groupBy(key).agg(F.max_by(F.struct(F.to_date(sent_at()).alias("date"),
+                                                        has_text().alias("has_text"),
+                                                        F.coalesce(deleted, F.lit(False)).alias("deleted")),
+                                              F.struct(*order)).alias("r"))
+        counts.append(latest.where("r.has_text AND NOT r.deleted").select("r.date").where(_on_dates("date", dates)))
+    if not counts:
+        raise ValueError("no bronze message source to reconcile silver.messages against")
+    union = counts[0]
+    for c in counts[1:]:
+        union = union.unionByName(c)
+    return union.groupBy("date").agg(F.count(F.lit(1)).alias("bronze_messages"))
+
+
+def count_per_date(table: DataFrame, dates: Sequence[date] | None, name: str,
+                   date_col: str = "sent_date") -> DataFrame:
+    """``date, <name>``: rows per day of the dates."""
+    return (table.where(_on_dates(date_col, dates)).groupBy(F.col(date_col).alias("date"))
+            .agg(F.count(F.lit(1)).alias(name)))
+
+
+def message_counts(expected: DataFrame, silver: DataFrame, scored: DataFrame | None,
+                   dates: Sequence[date] | None) -> DataFrame:
+    """One row per day of the dates (every day any count has, for a full run):
+    ``bronze_messages``, ``silver_messages``, ``scored_messages`` (0 where a count has no
+    rows; all null when nothing is scored yet)."""
+    out = expected.join(silver, "date", "full")
+    if scored is None:
+        out = out.withColumn("scored_messages", F.lit(None).cast("long"))
+    else:
+        out = out.join(scored, "date", "full").withColumn("scored_messages", F.coalesce("scored_messages", F.lit(0)))
+    if dates is not None:
+        out = silver.sparkSession.createDataFrame([(d,) for d in dates], "date date").join(out, "date", "left")
+    return out.select("date", F.coalesce("bronze_messages", F.lit(0)).cast("long").alias("bronze_messages"),
+                      F.coalesce("silver_messages", F.lit(0)).cast("long").alias("silver_messages"),
+                      F.col("scored_messages").cast("long").alias("scored_messages"))
+
+
+def with_date_reconciliation(gold: DataFrame, silver_counts: DataFrame) -> DataFrame:
+    """A gold table with ``date_messages`` (its messages summed over the row's date) and
+    ``silver_messages`` (silver.messages of that date, 0 when none), to check they agree."""
+    return (gold.withColumn("date_messages", F.sum("messages").over(Window.partitionBy("date")))
+            .join(F.broadcast(silver_counts), "date", "left")
+            .withColumn("silver_messages", F.coalesce("silver_messages", F.lit(0)).cast("long")))
 
 
 def to_validation_quarantine(rows: DataFrame, table: str, reason: str, batch_id: str,

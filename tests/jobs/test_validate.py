@@ -5,7 +5,7 @@ gold.validation_results, and (for gold) leaves the published tables at their ver
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -66,6 +66,7 @@ def planted(ctx: JobContext, table: str, plant: Callable[[DeltaTable], None]) ->
     """Change a table for one test, then restore its previous Delta version."""
     delta = DeltaTable.forPath(ctx.spark, ctx.lake.location(table))
     version = ctx.lake.version(table)
+    assert version is not None, f"{table} does not exist"
     plant(delta)
     try:
         yield
@@ -94,8 +95,8 @@ def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
     assert report.success, report.summary()
     ran = {o.suite.name for o in report.outcomes if o.outcomes}
     assert ran == {f"bronze_{s}" for s in SOURCES} | {
-        "silver_messages", "silver_message_emotions", "emotion_drift", "gold_service_daily", "gold_emotion_daily"
-    }, report.summary()
+        "silver_messages", "message_counts", "silver_message_emotions", "emotion_drift", "gold_service_daily",
+        "gold_emotion_daily"}, report.summary()
     rows = recorded(ctx, report)
     assert rows.where(~F.col("success")).count() == 0
     assert rows.select("suite").distinct().count() == len(ran)
@@ -121,6 +122,71 @@ def test_bronze_suite_catches_a_record_without_its_required_id(ctx: JobContext) 
                                      "expect_column_values_to_not_be_null(chat_id) [critical]")
         assert rows[0]["source"] == table
         assert recorded(ctx, report).where(~F.col("success")).select("target").collect()[0][0] == "chat_id"
+
+
+@contextmanager
+def planted_everywhere(ctx: JobContext, plants: dict[str, Callable[[DeltaTable], None]]) -> Iterator[None]:
+    """Plant in several tables at once (one validation run covers them all), then restore each."""
+    with ExitStack() as stack:
+        for table, plant in plants.items():
+            stack.enter_context(planted(ctx, table, plant))
+        yield
+
+
+def test_every_bronze_suite_fails_on_a_record_without_its_key(ctx: JobContext) -> None:
+    def plant_for(source: str) -> Callable[[DeltaTable], None]:
+        schema = SOURCES[source]
+        table = f"bronze.{source}"
+        bad = (ctx.lake.read(table).limit(1).withColumn(schema.event_time, F.lit(datetime(2026, 3, 4, 12)))
+               .withColumn(schema.key, F.lit(None).cast("string")))
+        return lambda _: ctx.lake.append(bad, table)
+
+    with planted_everywhere(ctx, {f"bronze.{s}": plant_for(s) for s in SOURCES}):
+        report = validate(ctx, ["bronze"], [DAY])
+    for source, schema in SOURCES.items():
+        assert failed_expectations(report, f"bronze_{source}") == {
+            f"expect_column_values_to_not_be_null({schema.key})"}, report.summary()
+
+
+def test_message_counts_reconcile_bronze_silver_and_scores_per_date(ctx: JobContext) -> None:
+    lost = ctx.lake.read(SILVER_MESSAGES).where(F.col("sent_date") == DAY).orderBy("message_id").collect()[0][0]
+    # a message lost between bronze and silver: every check on silver.messages' own rows still passes
+    with planted(ctx, SILVER_MESSAGES, lambda delta: delta.delete(F.col("message_id") == lost)):
+        report = validate(ctx, ["silver"], [DAY])
+        assert outcome(report, "silver_messages").success
+        assert failed_expectations(report, "message_counts") == {
+            "expect_column_pair_values_to_be_equal(bronze_messages,silver_messages)",
+            "expect_column_pair_values_to_be_equal(silver_messages,scored_messages)"}, report.summary()
+        rows = quarantined(ctx, "message_counts").collect()
+        assert rows and all(f'"date":"{DAY}"' in r["raw_record"] for r in rows)
+
+
+def test_pii_check_uses_its_own_patterns(ctx: JobContext) -> None:
+    texts = {"planted-digits": "call me on 5551234567", "planted-intl": "my number is +447946095812",
+             "planted-national": "ring 07946 095812 after six", "planted-iban": "iban gb82 west 1234 5698 7654 32",
+             "planted-mail": "write to bob@mail.example.org", "planted-clean": "order 1234 arrived on 2026-03-04"}
+    base = ctx.lake.read(SILVER_MESSAGES).where(F.col("sent_date") == DAY).limit(1)
+    texts_df = ctx.spark.createDataFrame(list(texts.items()), "_id string, _text string")
+    numbered = (base.crossJoin(texts_df).withColumn("message_id", F.col("_id")).withColumn("text", F.col("_text"))
+                .drop("_id", "_text"))
+    with planted(ctx, SILVER_MESSAGES, lambda _: ctx.lake.append(numbered, SILVER_MESSAGES)):
+        report = validate(ctx, ["silver"], [DAY])
+        assert "expect_column_values_to_not_match_regex_list(text)" in failed_expectations(report, "silver_messages")
+        flagged = {r["raw_record"].split('"message_id":"')[1].split('"')[0]
+                   for r in quarantined(ctx, "silver_messages").collect()
+                   if "not_match_regex_list" in r["reason"]}
+        assert flagged == set(texts) - {"planted-clean"}
+
+
+def test_gold_suites_reconcile_messages_with_silver(ctx: JobContext) -> None:
+    def plus_one(delta: DeltaTable) -> None:
+        delta.update(F.col("date") == F.lit(DAY), {"messages": F.col("messages") + 1})
+
+    with planted_everywhere(ctx, {GOLD_SERVICE_DAILY: plus_one, GOLD_EMOTION_DAILY: plus_one}):
+        report = validate(ctx, ["gold"], [DAY])
+    for suite in ("gold_service_daily", "gold_emotion_daily"):
+        assert failed_expectations(report, suite) == {
+            "expect_column_pair_values_to_be_equal(date_messages,silver_messages)"}, report.summary()
 
 
 def test_silver_messages_suite_catches_duplicates_pii_and_misplaced_rows(ctx: JobContext) -> None:
@@ -182,7 +248,7 @@ def test_label_drift_warns_by_default_and_fails_when_configured(ctx: JobContext)
         drift = outcome(report, "emotion_drift")
         assert report.success and drift.success  # a warning does not block
         assert [w.expectation for w in drift.warnings] == ["expect_column_max_to_be_between"]
-        row = recorded(ctx, report).where(F.col("suite") == "emotion_drift").first()
+        row = recorded(ctx, report).where(F.col("suite") == "emotion_drift").collect()[0]
         assert row["severity"] == "warning" and not row["success"] and float(row["observed_value"]) > 0.5
 
         strict = replace(ctx.config, validation=replace(ctx.config.validation, drift_severity="critical"))
@@ -214,7 +280,7 @@ def test_failed_gold_validation_leaves_gold_at_its_version(ctx: JobContext) -> N
 
     written = build_gold(ctx, day=DAY)  # clean again: validated and published
     assert written[GOLD_EMOTION_DAILY] > 0
-    assert all(ctx.lake.version(t) == before[t] + 1 for t in before)
+    assert all(ctx.lake.version(t) == (before[t] or 0) + 1 for t in before)
 
 
 def test_a_day_without_data_is_not_published(ctx: JobContext) -> None:
@@ -237,4 +303,5 @@ def test_validate_command_exit_codes(ctx: JobContext, monkeypatch: pytest.Monkey
     with planted(ctx, GOLD_SERVICE_DAILY, plant):
         assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 1
         err = capsys.readouterr().err
-        assert "FAIL  gold_service_daily" in err and "expect_column_values_to_be_between(messages)" in err
+        assert "FAIL  gold_service_daily" in err
+        assert "expect_column_pair_values_to_be_equal(date_messages,silver_messages)" in err

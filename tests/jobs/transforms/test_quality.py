@@ -1,6 +1,6 @@
 """Derived columns the expectation suites check, and the suite files themselves."""
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -8,7 +8,13 @@ from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from voicelake.config import ConfigError, active_conf_dir
-from voicelake.jobs.transforms.quality import emotion_coverage, label_drift, with_group_share_sum
+from voicelake.jobs.transforms.quality import (
+    emotion_coverage,
+    expected_messages_per_date,
+    label_drift,
+    message_counts,
+    with_date_reconciliation,
+)
 from voicelake.quality import _failing_rows_condition, bronze_suite, checked_columns, load_suite
 
 D = date(2026, 1, 5)
@@ -28,7 +34,7 @@ def test_emotion_coverage_counts_scores_per_message(spark: SparkSession) -> None
     out = emotion_coverage(messages, emotions, LABELS, [D]).select("message_id", "scores", "p_min", "p_max")
     assertDataFrameEqual(out, [("m1", 1, 0.25, 0.75), ("m2", 2, 0.05, 0.95), ("m3", 0, None, None)])
     sums = emotion_coverage(messages, emotions, LABELS, [D]).where("message_id = 'm1'").select("p_sum")
-    assert sums.first()[0] == pytest.approx(1.0)
+    assert sums.collect()[0][0] == pytest.approx(1.0)
 
 
 def test_label_drift_compares_the_day_with_its_baseline(spark: SparkSession) -> None:
@@ -41,18 +47,36 @@ def test_label_drift_compares_the_day_with_its_baseline(spark: SparkSession) -> 
     assertDataFrameEqual(out, [("joy", 4, 4, 0.25, 0.75, 0.5), ("anger", 4, 4, 0.75, 0.25, 0.5)])
 
 
-def test_share_sum_is_per_group(spark: SparkSession) -> None:
-    daily = spark.createDataFrame([
-        (D, "chat", "P", "customer", "joy", 0.25), (D, "chat", "P", "customer", "anger", 0.75),
-        (D, "chat", "P", "agent", "joy", 0.5),
-    ], "date date, channel string, product string, author_role string, label string, share double")
-    sums = {(r["author_role"], r["label"]): r["share_sum"] for r in with_group_share_sum(daily).collect()}
-    assert sums == {("customer", "joy"): 1.0, ("customer", "anger"): 1.0, ("agent", "joy"): 0.5}
+def test_expected_messages_follow_their_own_rules_from_bronze(spark: SparkSession) -> None:
+    tickets = spark.createDataFrame([
+        ("t1", "help", datetime(2026, 1, 5, 9), datetime(2026, 1, 5, 10), "f1"),
+        ("t2", "  ", datetime(2026, 1, 5, 9), datetime(2026, 1, 5, 10), "f1"),  # no description: no message
+        ("t3", "x", datetime(2026, 1, 4, 9), datetime(2026, 1, 5, 10), "f1"),  # moved to the 5th by ...
+        ("t3", "x", datetime(2026, 1, 5, 9), datetime(2026, 1, 6, 10), "f2"),  # ... its newest version
+    ], "ticket_id string, description string, created_at timestamp, _ingested_at timestamp, _source_file string")
+    calls = spark.createDataFrame([("u1", datetime(2026, 1, 4, 23, 59), 90.0, datetime(2026, 1, 6), "f3")],
+                                  "utterance_id string, call_started_at timestamp, start_offset_s double, "
+                                  "_ingested_at timestamp, _source_file string")  # spoken after midnight
+    out = expected_messages_per_date({"tickets": tickets, "call_utterances": calls}, [D])
+    assertDataFrameEqual(out, [(D, 3)])
+    silver = spark.createDataFrame([(D, 2)], "date date, silver_messages long")
+    scored = spark.createDataFrame([(D, 2), (date(2026, 1, 6), 1)], "date date, scored_messages long")
+    assertDataFrameEqual(message_counts(out, silver, scored, [D, date(2026, 1, 6)]),
+                         [(D, 3, 2, 2), (date(2026, 1, 6), 0, 0, 1)])
+    assertDataFrameEqual(message_counts(out, silver, None, [D]), [(D, 3, 2, None)])
+
+
+def test_gold_rows_carry_their_dates_totals(spark: SparkSession) -> None:
+    gold = spark.createDataFrame([(D, "chat", 2), (D, "email", 3), (date(2026, 1, 6), "chat", 1)],
+                                 "date date, channel string, messages long")
+    silver = spark.createDataFrame([(D, 5)], "date date, silver_messages long")
+    out = with_date_reconciliation(gold, silver).select("channel", "date_messages", "silver_messages")
+    assertDataFrameEqual(out, [("chat", 5, 5), ("email", 5, 5), ("chat", 1, 0)])
 
 
 def test_every_suite_file_loads_and_the_bronze_suites_follow_the_contract() -> None:
     suites = {p.stem: load_suite(p) for p in Path(active_conf_dir(), "expectations").glob("*.yaml")}
-    assert set(suites) == {"silver_messages", "silver_message_emotions", "emotion_drift",
+    assert set(suites) == {"silver_messages", "message_counts", "silver_message_emotions", "emotion_drift",
                            "gold_service_daily", "gold_emotion_daily"}
     assert all(s.expectations and s.row_id for s in suites.values())
     assert load_suite(Path(active_conf_dir(), "expectations", "emotion_drift.yaml"), "critical") \
@@ -60,7 +84,8 @@ def test_every_suite_file_loads_and_the_bronze_suites_follow_the_contract() -> N
     tickets = bronze_suite("tickets")
     assert {e.target for e in tickets.expectations if e.type == "expect_column_values_to_not_be_null"} == {
         "ticket_id", "customer_id", "created_at"}
-    assert bronze_suite("tickets", dated=False).expectations[-1].type == "expect_column_values_to_not_be_null"
+    assert {e.type for e in tickets.expectations} == {"expect_table_columns_to_match_set",
+                                                      "expect_column_values_to_not_be_null"}
 
 
 def test_a_suite_with_an_unknown_severity_is_refused(tmp_path: Path) -> None:
