@@ -211,7 +211,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     return 0
 
 
-def _run_dag(dag_id: str, conf: dict[str, Any], day: date | None) -> None:
+def _run_dag(dag_id: str, conf: dict[str, Any], day: date | None, mark_success: str | None = None) -> None:
     """Run a DAG once in-process (dag.test) and print its task states; raise if it failed."""
     from datetime import UTC, datetime
 
@@ -219,7 +219,7 @@ def _run_dag(dag_id: str, conf: dict[str, Any], day: date | None) -> None:
 
     # the run that fires when day D has ended (D+1 00:00 UTC): its data interval is exactly D
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) if day else datetime.now(UTC)
-    dag_run = run_dag(dag_id, logical, conf)
+    dag_run = run_dag(dag_id, logical, conf, mark_success)
     states = task_states(dag_run)
     print(format_rows(["task", "state", "seconds"],
                       [(t, s, None if d is None else round(d, 1)) for t, s, d in states], "table"))
@@ -236,6 +236,10 @@ def cmd_run_dag(argv: Sequence[str]) -> int:
     p.add_argument("--date", type=date.fromisoformat, help="the run's day (default: today)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="DAG param (JSON value), e.g. --param since=\"2026-01-01\" --param bootstrap=true")
+    p.add_argument("--mark-success", metavar="REGEX", default=None,
+                   help="mark the tasks whose id matches REGEX successful without running them, e.g. to rerun "
+                        "the tail of a day whose earlier steps already succeeded: --mark-success "
+                        "'^(ingest|validate_bronze|build_silver|score)$'")
     p.add_argument("--env", default=None)
     args = p.parse_args(argv)
     conf = {}
@@ -250,7 +254,7 @@ def cmd_run_dag(argv: Sequence[str]) -> int:
     from voicelake.orchestration import prepare_airflow
 
     prepare_airflow(load_config(args.env).home)
-    _run_dag(args.dag_id, conf, args.date)
+    _run_dag(args.dag_id, conf, args.date, args.mark_success)
     return 0
 
 
