@@ -16,12 +16,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-MESSAGES_PER_CUSTOMER_DAY = 0.03 * 0.886 * 4.95  # contact rate x weekday mix x messages per conversation
 
 
 def generate_sample(home: Path, messages: int, days: int) -> tuple[dict, float]:
     """Generate about ``messages`` messages over ``days`` into <home>/landing; (summary, seconds)."""
     from voicelake.generator import GeneratorSettings, generate_history
+    from voicelake.generator.plan import MESSAGES_PER_CUSTOMER_DAY
 
     customers = max(1, int(messages / (days * MESSAGES_PER_CUSTOMER_DAY)))
     t0 = time.perf_counter()

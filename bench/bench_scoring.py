@@ -24,9 +24,10 @@ from pathlib import Path
 
 def generated_texts(n: int) -> list[str]:
     from voicelake.generator import GeneratorSettings, generate_history
+    from voicelake.generator.plan import MESSAGES_PER_CUSTOMER_DAY
 
     tmp = Path(tempfile.mkdtemp(prefix="voicelake-bench-texts-"))
-    customers = max(50, int(n / (14 * 0.03 * 0.886 * 4.95) * 1.2))
+    customers = max(50, int(n / (14 * MESSAGES_PER_CUSTOMER_DAY) * 1.2))
     generate_history(GeneratorSettings(days=14, customers=customers, seed=2, start=date(2026, 2, 1),
                                        landing=tmp / "landing", answers=tmp / "answers.json"))
     fields = {"chat_messages": "text", "emails": "body", "ticket_comments": "body", "call_utterances": "text",
