@@ -17,7 +17,6 @@ from datetime import date
 from pathlib import Path
 
 
-
 def generate_sample(home: Path, messages: int, days: int) -> tuple[dict, float]:
     """Generate about ``messages`` messages over ``days`` into <home>/landing; (summary, seconds)."""
     from voicelake.generator import GeneratorSettings, generate_history
