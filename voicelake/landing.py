@@ -67,15 +67,11 @@ def sniff_encoding(spark: SparkSession, file: str) -> str | None:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     path = jvm.org.apache.hadoop.fs.Path(file)
-    gateway = spark.sparkContext._gateway
-    assert gateway is not None
-    buffer = gateway.new_array(jvm.byte, 4)
     stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(path)
     try:
-        size = max(0, jvm.org.apache.commons.io.IOUtils.read(stream, buffer))  # up to 4 bytes
+        head = bytes(b for b in (stream.read() for _ in range(4)) if b >= 0)  # up to 4 bytes; -1 = end
     finally:
         stream.close()
-    head = bytes(buffer[i] & 0xFF for i in range(size))
     for bom, name in BOMS:
         if head.startswith(bom):
             return name
