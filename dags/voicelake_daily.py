@@ -55,7 +55,8 @@ with DAG(
         spark_job("build_silver", "build_silver", DATES),
         spark_job("score", "score", DATES),
         spark_job("validate_silver", "validate", [*DATES, "--layer", "silver"], retries=0),
-        spark_job("build_gold", "build_gold", [*DATES, "--stage-only"]),
-        spark_job("validate_publish_gold", "build_gold", [*DATES, "--publish-staged"], retries=0),
+        spark_job("build_gold", "build_gold", [*DATES, "--stage-only", "--run-id", "{{ run_id }}"]),
+        spark_job("validate_publish_gold", "build_gold", [*DATES, "--publish-staged", "--run-id", "{{ run_id }}"],
+                  retries=0),
         spark_job("report", "report", DATES),
     )

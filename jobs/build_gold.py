@@ -1,8 +1,10 @@
 """Build the gold marts BI analysts query from silver: gold.service_daily, and
 gold.emotion_daily once silver.message_emotions exists.
 
-Publish protocol: the marts are written to a staging copy (`Lake.stage`), validated with
-their Great Expectations suites, and only then copied into the gold tables. When a critical
+Publish protocol: the marts are written to a staging copy of this run
+(``<root>/_staging/<run id>``, `Lake.stage`), validated with their Great Expectations suites,
+and only then copied into the gold tables; the run's staging folder is deleted after publishing,
+so concurrent builds never share one. When a critical
 expectation fails, the gold tables stay at their Delta version, the failing rows go to
 quarantine, and the job exits 1 with the summary. Partition-scoped by ``date``:
 publishing a date replaces that date. A dated run also rebuilds every date that silver
@@ -10,13 +12,15 @@ rebuilt since gold last published it (late or updated records; see ``jobs/build_
 and records what it published in ``gold.build_log``.
 
     voicelake build-gold [--date D | --since D [--until D]]              # stage, validate, publish
-    voicelake build-gold --date D --stage-only                           # stage only (DAG task 1)
-    voicelake build-gold --date D --publish-staged                       # validate, publish (task 2)
+    voicelake build-gold --date D --stage-only --run-id R                # stage only (DAG task 1)
+    voicelake build-gold --date D --publish-staged --run-id R            # validate, publish (task 2)
     spark-submit jobs/build_gold.py --date 2026-01-05
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -24,6 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
+from voicelake.faults import fault
 from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.lake import scalar
@@ -46,8 +51,18 @@ from voicelake.schemas import (
 GOLD_TABLES = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
 
 
-def stage_gold(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, DataFrame]:
-    """Build the marts for the dates (all when None) into their staging copies."""
+def new_run_id() -> str:
+    """A fresh run id for a build that stages and publishes in one go."""
+    return f"gold-{uuid.uuid4().hex[:12]}"
+
+
+def staging_run_id(value: str) -> str:
+    """A run id usable in a path (Airflow's run ids hold ':' and '+')."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
+
+
+def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:
+    """Build the marts for the dates (all when None) into the run's staging copies."""
     conversations = ctx.lake.read(SILVER_CONVERSATIONS)
     messages = ctx.lake.read(SILVER_MESSAGES)
     if dates is not None:
@@ -56,14 +71,14 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, DataF
     marts = {GOLD_SERVICE_DAILY: build_service_daily(conversations, messages)}
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
         marts[GOLD_EMOTION_DAILY] = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
-    return {table: ctx.lake.stage(frame, table, partition_by=["date"]) for table, frame in marts.items()}
+    return {table: ctx.lake.stage(frame, table, run_id, partition_by=["date"]) for table, frame in marts.items()}
 
 
-def staged_gold(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, DataFrame]:
-    """What an earlier `stage_gold` left in staging (emotion_daily only if it was staged)."""
-    staged = {GOLD_SERVICE_DAILY: ctx.lake.read_staged(GOLD_SERVICE_DAILY)}
+def staged_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:
+    """What an earlier `stage_gold` of the run left in staging (emotion_daily only if staged)."""
+    staged = {GOLD_SERVICE_DAILY: ctx.lake.read_staged(GOLD_SERVICE_DAILY, run_id)}
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
-        staged[GOLD_EMOTION_DAILY] = ctx.lake.read_staged(GOLD_EMOTION_DAILY)
+        staged[GOLD_EMOTION_DAILY] = ctx.lake.read_staged(GOLD_EMOTION_DAILY, run_id)
     if dates is not None:
         staged = {t: f.where(F.col("date").isin(list(dates))) for t, f in staged.items()}
     return staged
@@ -83,6 +98,7 @@ def publish_gold(ctx: JobContext, staged: Mapping[str, DataFrame],
         else:
             ctx.lake.replace_partitions(frame, table, "date", dates)
         written[table] = ctx.lake.rows_written(table)
+        fault("gold.between_tables")  # crash drill: one table published, the other not yet
     published = set(dates) if dates is not None else None
     silver_builds = [b for b, rebuilt in unconsumed_silver_builds(ctx).items()
                      if published is None or set(rebuilt) <= published]
@@ -106,7 +122,11 @@ def build_gold(ctx: JobContext, day: date | None = None, since: date | None = No
                until: date | None = None) -> dict[str, int]:
     """Stage, validate and publish gold for the dates; returns rows written per table."""
     dates = gold_dates(ctx, day, since, until)
-    written, report = publish_gold(ctx, stage_gold(ctx, dates), dates)
+    run_id = new_run_id()
+    staged = stage_gold(ctx, dates, run_id)
+    fault("gold.before_publish")  # crash drill: staged, nothing published
+    written, report = publish_gold(ctx, staged, dates)
+    ctx.lake.drop_staging(run_id)
     print(report.summary())
     return written
 
@@ -119,15 +139,23 @@ def _main(argv: Sequence[str] | None) -> int:
                       help="build the marts into staging only (then run with --publish-staged)")
     step.add_argument("--publish-staged", action="store_true",
                       help="validate what --stage-only staged and publish it when every check passes")
+    parser.add_argument("--run-id", type=staging_run_id,
+                        help="the run whose staging folder --stage-only writes and --publish-staged reads "
+                             "(required with them; the DAG passes its run id); default: a fresh id")
     args = parser.parse_args(argv)
+    if (args.stage_only or args.publish_staged) and not args.run_id:
+        parser.error("--stage-only and --publish-staged need --run-id (the same for both steps)")
+    run_id = args.run_id or new_run_id()
     with open_lake(args.env) as ctx:
         dates = gold_dates(ctx, args.date, args.since, args.until)
-        staged = staged_gold(ctx, dates) if args.publish_staged else stage_gold(ctx, dates)
+        staged = staged_gold(ctx, dates, run_id) if args.publish_staged else stage_gold(ctx, dates, run_id)
         if args.stage_only:
             for table in staged:
-                print(f"{table}: staged at {ctx.lake.staging_location(table)}")
+                print(f"{table}: staged at {ctx.lake.staging_location(table, run_id)}")
             return 0
+        fault("gold.before_publish")
         written, report = publish_gold(ctx, staged, dates)
+        ctx.lake.drop_staging(run_id)
     print(report.summary())
     for table, rows in written.items():
         print(f"{table}: published {rows} rows")

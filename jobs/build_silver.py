@@ -20,6 +20,7 @@ from pyspark.sql.types import LongType, StructField, StructType
 
 from voicelake.config import load_config
 from voicelake.jobs.build_log import SILVER_BUILD_LOG, new_build_id, record_build, unconsumed_batches
+from voicelake.faults import fault
 from voicelake.jobs.transforms.silver import (
     build_silver_conversations,
     build_silver_messages,
@@ -153,11 +154,13 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
             unified, sources["tickets"], sources["surveys"], ctx.config.sla_minutes, key, as_of=as_of)
         if dates is None:
             ctx.lake.overwrite(messages, SILVER_MESSAGES, partition_by=["sent_date"])
+            fault("silver.between_tables")  # crash drill: messages written, conversations not
             ctx.lake.overwrite(conversations, SILVER_CONVERSATIONS, partition_by=["opened_date"])
         else:
             messages = messages.where(F.col("sent_date").isin(dates))
             conversations = conversations.where(F.col("opened_date").isin(dates))
             ctx.lake.replace_partitions(messages, SILVER_MESSAGES, "sent_date", dates)
+            fault("silver.between_tables")  # crash drill: messages written, conversations not
             ctx.lake.replace_partitions(conversations, SILVER_CONVERSATIONS, "opened_date", dates)
         n_messages = ctx.lake.rows_written(SILVER_MESSAGES)
         n_conversations = ctx.lake.rows_written(SILVER_CONVERSATIONS)

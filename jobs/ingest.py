@@ -3,7 +3,12 @@
 Incremental: a landing file already in ``bronze.ingest_log`` is never read again, and a
 Delta-table source is read from the version after the last ingested one. Malformed
 records go to ``bronze.quarantine`` with the raw record, source, file and reason. Each run
-prints, per source, landed = bronze + quarantine.
+prints, per source, landed = bronze + quarantine. Empty and header-only files are logged with
+0 records (never read again); files with an unknown extension are reported, not read.
+
+One run at a time: a run holds the lake's ``ingest`` lease (`voicelake.lease`) from before it
+reads the log until after it writes it, so a second, overlapping run is refused with a clear
+message instead of removing the first run's in-flight rows as those of a crashed batch.
 
     voicelake ingest [--source tickets ...]
     spark-submit jobs/ingest.py [--source ...]
@@ -14,20 +19,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import DataFrame
 
+from voicelake.faults import fault
 from voicelake.jobs.transforms.bronze import count_by_file, flag_invalid_records, to_bronze, to_quarantine
 from voicelake.jobs.transforms.mapping import apply_mapping
 from voicelake.landing import (
     FILE_SUFFIXES,
     list_landing_files,
+    list_unknown_files,
     read_csv,
     read_delta_changes,
     read_jsonl,
 )
 from voicelake.progress import SparkProgress
+from voicelake.lease import DEFAULT_TTL, Lease, Leases
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import INGEST_LOG, QUARANTINE, SOURCES, bronze_table
 from voicelake.sources import SourceMapping, load_source_mappings
@@ -45,6 +53,7 @@ class IngestResult:
     landed: int
     bronze: int
     quarantined: int
+    unknown_files: tuple[str, ...] = ()  # files with an extension the source's format does not read
 
     @property
     def reconciled(self) -> bool:
@@ -91,40 +100,59 @@ def recover_unlogged_batches(ctx: JobContext, state: IngestState, sources: Seque
     return removed
 
 
-def _read_new(ctx: JobContext, mapping: SourceMapping, state: IngestState) -> DataFrame | None:
+def _new_files(ctx: JobContext, mapping: SourceMapping, state: IngestState) -> list[str]:
+    """Landing files of a file source not in the ingest log yet (none for a Delta source)."""
+    if mapping.format == "delta":
+        return []
+    assert mapping.location is not None
+    done = state.files.get(mapping.name, set())
+    return [f for f in list_landing_files(ctx.spark, mapping.location, FILE_SUFFIXES[mapping.format])
+            if f not in done]
+
+
+def _read_new(ctx: JobContext, mapping: SourceMapping, state: IngestState,
+              files: list[str]) -> DataFrame | None:
     schema = SOURCES[mapping.name]
     if mapping.format == "delta":
         delta_slice = read_delta_changes(ctx.spark, mapping, schema,
                                          state.last_version.get(mapping.name))
         return delta_slice.frame if delta_slice else None
-    assert mapping.location is not None
-    done = state.files.get(mapping.name, set())
-    files = [f for f in list_landing_files(ctx.spark, mapping.location, FILE_SUFFIXES[mapping.format])
-             if f not in done]
     if not files:
         return None
     reader = read_jsonl if mapping.format == "jsonl" else read_csv
     return reader(ctx.spark, files, mapping, schema)
 
 
+def _unknown_files(ctx: JobContext, mapping: SourceMapping) -> tuple[str, ...]:
+    if mapping.format == "delta" or mapping.location is None:
+        return ()
+    return tuple(list_unknown_files(ctx.spark, mapping.location, FILE_SUFFIXES[mapping.format]))
+
+
 def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, batch_id: str,
                   now: datetime) -> tuple[IngestResult, list[tuple[object, ...]]]:
     """Ingest what is new for one source; returns its result and its ingest-log rows."""
     source = mapping.name
-    raw = _read_new(ctx, mapping, state)
+    files = _new_files(ctx, mapping, state)
+    unknown = _unknown_files(ctx, mapping)
+    raw = _read_new(ctx, mapping, state, files)
+    empty_files: list[tuple[object, ...]] = [(source, f, None, batch_id, 0, 0, 0, now) for f in files]
     if raw is None:
-        return IngestResult(source, 0, 0, 0, 0), []
+        return IngestResult(source, len(files), 0, 0, 0, unknown), empty_files
     raw = apply_mapping(raw, mapping)  # casts, value maps, constants, role rules (conf/sources.yaml)
     schema = SOURCES[source]
     flagged = flag_invalid_records(raw, schema, ctx.config.max_text_chars,
                                    mapping.timestamp_format).cache()
     try:
         per_file = count_by_file(flagged).collect()
+        read = {r["_source_file"] for r in per_file}
+        empty_files = [row for row in empty_files if row[1] not in read]
         result = IngestResult(
-            source, len(per_file),
+            source, len(per_file) + len(empty_files),
             sum(r["landed"] for r in per_file),
             sum(r["bronze_rows"] for r in per_file),
             sum(r["quarantined_rows"] for r in per_file),
+            unknown,
         )
         if result.bronze:
             ctx.lake.append(to_bronze(flagged, schema, batch_id, now, mapping.timestamp_format),
@@ -134,13 +162,27 @@ def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, b
                             partition_by=["source"], commit_tag=batch_id)
     finally:
         flagged.unpersist()
+    fault("ingest.after_append")  # crash drill: rows appended, batch not logged yet
     log_rows: list[tuple[object, ...]] = [(source, r["_source_file"], r["_source_version"], batch_id, r["landed"],
                  r["bronze_rows"], r["quarantined_rows"], now) for r in per_file]
-    return result, log_rows
+    return result, log_rows + empty_files
 
 
-def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[IngestResult]:
-    """Ingest every configured source (or the named ones) as one logged batch."""
+def ingest(ctx: JobContext, sources: Sequence[str] | None = None,
+           lease_ttl: timedelta = DEFAULT_TTL) -> list[IngestResult]:
+    """Ingest every configured source (or the named ones) as one logged batch, holding the
+    lake's ingest lease (`LeaseHeld` when another live run holds it)."""
+    leases = Leases(ctx.spark, ctx.config.lake.root)
+    batch_id = uuid.uuid4().hex[:12]
+    lease = leases.acquire("ingest", batch_id, lease_ttl)
+    try:
+        return _ingest_batch(ctx, sources, batch_id, leases, lease, lease_ttl)
+    finally:
+        leases.release(lease)
+
+
+def _ingest_batch(ctx: JobContext, sources: Sequence[str] | None, batch_id: str, leases: Leases,
+                  lease: Lease, lease_ttl: timedelta) -> list[IngestResult]:
     mappings = load_source_mappings(ctx.config)
     names = list(sources) if sources else list(mappings)
     unknown = [n for n in names if n not in mappings]
@@ -150,10 +192,10 @@ def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[Ingest
         empty = ctx.spark.createDataFrame([], QUARANTINE_SCHEMA)
         ctx.lake.append(empty, QUARANTINE, partition_by=["source"])
     state = IngestState.read(ctx)
+    # safe under the lease: a tagged commit not in the log belongs to a run that died
     recovered = recover_unlogged_batches(ctx, state, list(mappings))
     if recovered:
         print(f"removed rows of {recovered} unfinished earlier batch(es) before ingesting")
-    batch_id = uuid.uuid4().hex[:12]
     now = datetime.now(UTC).replace(tzinfo=None)
     results: list[IngestResult] = []
     log_rows: list[tuple[object, ...]] = []
@@ -161,6 +203,8 @@ def ingest(ctx: JobContext, sources: Sequence[str] | None = None) -> list[Ingest
         result, rows = ingest_source(ctx, mappings[name], state, batch_id, now)
         results.append(result)
         log_rows += rows
+        lease = leases.renew(lease, lease_ttl)
+    leases.renew(lease, lease_ttl)  # still ours right before the commit point
     if log_rows:  # the commit point: only logged batches count as ingested
         ctx.lake.append(ctx.spark.createDataFrame(log_rows, LOG_SCHEMA), INGEST_LOG)
     return results
@@ -178,6 +222,9 @@ def format_results(results: Sequence[IngestResult]) -> str:
     lines.append(f"{'total':<16} {total.units:>5} {total.landed:>9} {total.bronze:>9} "
                  f"{total.quarantined:>10}  landed = bronze + quarantine: "
                  f"{'ok' if total.reconciled else 'MISMATCH'}")
+    for r in results:
+        for name in r.unknown_files:
+            lines.append(f"not read ({r.source}: unknown file extension): {name}")
     return "\n".join(lines)
 
 

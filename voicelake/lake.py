@@ -8,6 +8,7 @@ Writes are idempotent: partition-scoped ``replaceWhere`` overwrites or MERGE on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from voicelake.config import Config
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -78,24 +81,40 @@ class Lake:
                              f"{self.config.lake.layers}, not {table!r}")
         return f"{self.config.lake.root.rstrip('/')}/{layer}/{name}"
 
-    def staging_location(self, table: str) -> str:
-        """Where a table's next content is staged before it is validated and published
-        (``<root>/_staging/<layer>/<name>``; not in the catalog, so readers never see it)."""
+    def staging_root(self, run_id: str) -> str:
+        """One run's staging folder, ``<root>/_staging/<run_id>`` (concurrent runs never share one)."""
+        if not run_id or not _RUN_ID.fullmatch(run_id):
+            raise ValueError(f"a staging run id is letters, digits, '.', '_' or '-', not {run_id!r}")
+        return f"{self.config.lake.root.rstrip('/')}/_staging/{run_id}"
+
+    def staging_location(self, table: str, run_id: str) -> str:
+        """Where a run stages a table's next content before it is validated and published
+        (``<root>/_staging/<run_id>/<layer>/<name>``; not in the catalog, so readers never see it)."""
         layer, _, name = table.partition(".")
         self.location(table)  # checks the name
-        return f"{self.config.lake.root.rstrip('/')}/_staging/{layer}/{name}"
+        return f"{self.staging_root(run_id)}/{layer}/{name}"
 
-    def stage(self, df: DataFrame, table: str, partition_by: Sequence[str] = ()) -> DataFrame:
-        """Write ``df`` to the table's staging location (replacing what was staged) and
+    def stage(self, df: DataFrame, table: str, run_id: str, partition_by: Sequence[str] = ()) -> DataFrame:
+        """Write ``df`` to the run's staging location of the table (replacing what it staged) and
         return it read back: what is validated is exactly what `publish` will copy."""
-        _overwrite(df, self.staging_location(table), partition_by)
-        return self.read_staged(table)
+        _overwrite(df, self.staging_location(table, run_id), partition_by)
+        return self.read_staged(table, run_id)
 
-    def read_staged(self, table: str) -> DataFrame:
-        location = self.staging_location(table)
+    def read_staged(self, table: str, run_id: str) -> DataFrame:
+        """What run ``run_id`` staged for ``table``."""
+        location = self.staging_location(table, run_id)
         if not DeltaTable.isDeltaTable(self.spark, location):
             raise LookupError(f"nothing staged for {table} at {location}: run its build step first")
         return self.spark.read.format("delta").load(location)
+
+    def drop_staging(self, run_id: str) -> None:
+        """Delete a run's staging folder (after its tables were published)."""
+        jvm = self.spark.sparkContext._jvm
+        assert jvm is not None
+        path = jvm.org.apache.hadoop.fs.Path(self.staging_root(run_id))
+        fs = path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
+        if fs.exists(path):
+            fs.delete(path, True)
 
     def exists(self, table: str) -> bool:
         return DeltaTable.isDeltaTable(self.spark, self.location(table))

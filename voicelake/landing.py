@@ -9,6 +9,7 @@ Hadoop's FileSystem, so a landing zone on s3a:// or abfss:// works like a local 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -20,6 +21,10 @@ from voicelake.sources import SourceMapping
 
 FILE_SUFFIXES = {"jsonl": (".jsonl", ".json", ".ndjson"), "csv": (".csv",)}
 CORRUPT = "_corrupt_record"
+BOM = "\ufeff"
+# longest first: UTF-32LE's mark starts with UTF-16LE's
+BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
 def normalise_path(path: str) -> str:
@@ -29,8 +34,8 @@ def normalise_path(path: str) -> str:
     return path
 
 
-def list_landing_files(spark: SparkSession, location: str, suffixes: tuple[str, ...]) -> list[str]:
-    """Files under ``location`` (recursively) with one of ``suffixes``, sorted by name."""
+def _list_files(spark: SparkSession, location: str) -> list[tuple[str, int]]:
+    """Every visible file under ``location`` (recursively) with its size in bytes."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     path = jvm.org.apache.hadoop.fs.Path(location)
@@ -40,23 +45,67 @@ def list_landing_files(spark: SparkSession, location: str, suffixes: tuple[str, 
     found = []
     files = fs.listFiles(path, True)
     while files.hasNext():
-        name = files.next().getPath().toString()
-        base = name.rsplit("/", 1)[-1]
-        if base.endswith(suffixes) and not base.startswith((".", "_")):
-            found.append(normalise_path(name))
+        status = files.next()
+        name = status.getPath().toString()
+        if not name.rsplit("/", 1)[-1].startswith((".", "_")):
+            found.append((normalise_path(name), int(status.getLen())))
     return sorted(found)
+
+
+def list_landing_files(spark: SparkSession, location: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Files under ``location`` (recursively) with one of ``suffixes``, sorted by name."""
+    return [name for name, _ in _list_files(spark, location) if name.endswith(suffixes)]
+
+
+def list_unknown_files(spark: SparkSession, location: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Files under ``location`` whose extension is none of ``suffixes`` (reported, never read)."""
+    return [name for name, _ in _list_files(spark, location) if not name.endswith(suffixes)]
+
+
+def sniff_encoding(spark: SparkSession, file: str) -> str | None:
+    """The encoding a byte-order mark at the start of ``file`` names (None: no BOM or UTF-8's)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(file)
+    stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(path)
+    try:
+        head = bytes(b for b in (stream.read() for _ in range(4)) if b >= 0)  # up to 4 bytes; -1 = end
+    finally:
+        stream.close()
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return name
+    return None
 
 
 def _file_column() -> F.Column:
     return F.regexp_replace(F.col("_metadata.file_path"), r"^file:/+", "/")
 
 
+def _jsonl_lines(spark: SparkSession, files: list[str], encoding: str | None) -> DataFrame:
+    """Non-blank lines (``_raw``) with their file; UTF-16/32 files are decoded whole first."""
+    if encoding is None:  # UTF-8 (invalid bytes kept as they are, flagged in bronze)
+        value = F.col("value")  # substring keeps the bytes; a regex would replace invalid ones
+        lines = spark.read.text(files).select(
+            F.when(value.startswith(BOM), F.expr("substring(value, 2)")).otherwise(value).alias("_raw"),
+            _file_column().alias("_source_file"))
+    else:
+        text = F.regexp_replace(F.decode(F.col("content"), encoding), f"^{BOM}", "")
+        lines = spark.read.format("binaryFile").load(files).select(
+            F.explode(F.split(text, "\r\n|\r|\n")).alias("_raw"),
+            F.regexp_replace(F.col("path"), r"^file:/+", "/").alias("_source_file"))
+    return lines.where(F.trim(F.col("_raw")) != "")
+
+
 def read_jsonl(spark: SparkSession, files: list[str], mapping: SourceMapping,
                schema: SourceSchema) -> DataFrame:
-    """JSON Lines files -> raw shape; a line that is not a JSON object is ``invalid_json``."""
-    lines = (spark.read.text(files)
-             .select(F.col("value").alias("_raw"), _file_column().alias("_source_file"))
-             .where(F.trim(F.col("_raw")) != ""))
+    """JSON Lines files -> raw shape; a line that is not a JSON object is ``invalid_json``.
+    A UTF-8 byte-order mark is dropped; a UTF-16/32 file (with its mark) is decoded."""
+    by_encoding: dict[str | None, list[str]] = {}
+    for file in files:
+        by_encoding.setdefault(sniff_encoding(spark, file), []).append(file)
+    lines = reduce(DataFrame.unionAll, [_jsonl_lines(spark, group, encoding)
+                                        for encoding, group in sorted(by_encoding.items(), key=str)])
     parsed = lines.withColumn("_m", F.from_json("_raw", "map<string,string>"))
     fields = [F.col("_m").getItem(mapping.source_column(f)).alias(f) for f in schema.field_names]
     return parsed.select(
@@ -65,27 +114,86 @@ def read_jsonl(spark: SparkSession, files: list[str], mapping: SourceMapping,
     )
 
 
+@dataclass(frozen=True)
+class CsvLayout:
+    """How one CSV file is read: its header's column names and the encoding used."""
+
+    header: tuple[str, ...]
+    encoding: str
+    utf8_bytes: bool  # read byte-for-byte as ISO-8859-1, then taken back to UTF-8 bytes
+
+
+def csv_layout(spark: SparkSession, file: str, options: dict[str, str]) -> CsvLayout | None:
+    """The header of one CSV file (None for a file without one: empty). A UTF-16/32 file is
+    decoded by its byte-order mark; otherwise the bytes are kept so invalid UTF-8 is detected."""
+    encoding = options.get("encoding") or options.get("charset")
+    utf8_bytes = False
+    if encoding is None:
+        encoding = sniff_encoding(spark, file)
+        if encoding is None:
+            encoding, utf8_bytes = "ISO-8859-1", True
+    columns = spark.read.options(**{**options, "encoding": encoding}).csv(file).columns
+    if utf8_bytes:
+        columns = [c.encode("latin-1").decode("utf-8", "replace") for c in columns]
+    header = tuple(c.removeprefix(BOM).strip() for c in columns)
+    return CsvLayout(header, encoding, utf8_bytes) if any(header) else None
+
+
+def _csv_group(spark: SparkSession, files: list[str], layout: CsvLayout, options: dict[str, str],
+               mapping: SourceMapping, schema: SourceSchema) -> DataFrame:
+    """Files sharing one header -> raw shape, columns matched by header name."""
+    positions = [f"_c{i}" for i in range(len(layout.header))]
+    ddl = ", ".join(f"`{c}` string" for c in [*positions, CORRUPT])
+    rows = spark.read.options(**{**options, "encoding": layout.encoding}).schema(ddl).csv(files)
+
+    def text(name: str) -> F.Column:  # the field as UTF-8 text (invalid bytes kept, flagged later)
+        column = F.col(f"`{name}`")
+        return F.encode(column, "ISO-8859-1").cast("string") if layout.utf8_bytes else column
+
+    by_name = {name: positions[i] for i, name in reversed(list(enumerate(layout.header)))}
+    fields = [(text(by_name[mapping.source_column(f)]) if mapping.source_column(f) in by_name
+               else F.lit(None).cast("string")).alias(f) for f in schema.field_names]
+    values = [text(p).alias(name or p) for p, name in zip(positions, layout.header, strict=True)]
+    invalid = reduce(lambda a, b: a | b, [~F.is_valid_utf8(F.coalesce(text(c), F.lit("")))
+                                          for c in [*positions, CORRUPT]])
+    return rows.select(
+        *fields, F.coalesce(text(CORRUPT), F.to_json(F.struct(*values))).alias("_raw"),
+        _file_column().alias("_source_file"), F.lit(None).cast("long").alias("_source_version"),
+        F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed_csv"))
+        .when(invalid, F.lit("invalid_utf8")).alias("_parse_error"),
+    )
+
+
 def read_csv(spark: SparkSession, files: list[str], mapping: SourceMapping,
-             schema: SourceSchema) -> DataFrame:
-    """CSV files with a header row -> raw shape; a row with the wrong number of fields is
-    ``malformed_csv``. Columns are matched by header name, not by position."""
+             schema: SourceSchema) -> DataFrame | None:
+    """CSV files with a header row -> raw shape (None when no file has a header); a row with
+    the wrong number of fields is ``malformed_csv``. Columns are matched by each file's
+    header names, not by position; empty files have no records."""
     options = {"header": "true", "multiLine": "true", "mode": "PERMISSIVE",
                "columnNameOfCorruptRecord": CORRUPT, **mapping.csv_options}
-    header = spark.read.options(**options).csv(files[:1]).columns
-    ddl = ", ".join(f"`{c}` string" for c in header) + f", `{CORRUPT}` string"
-    rows = spark.read.options(**options).schema(ddl).csv(files)
-    present = set(header)
-    fields = []
-    for name in schema.field_names:
-        column = mapping.source_column(name)
-        fields.append((F.col(f"`{column}`") if column in present else F.lit(None).cast("string"))
-                      .alias(name))
-    raw = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*[F.col(f"`{c}`") for c in header])))
-    return rows.select(
-        *fields, raw.alias("_raw"), _file_column().alias("_source_file"),
-        F.lit(None).cast("long").alias("_source_version"),
-        F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed_csv")).alias("_parse_error"),
-    )
+    groups: dict[CsvLayout, list[str]] = {}
+    unreadable: list[tuple[str, str]] = []
+    for file in files:
+        try:
+            layout = csv_layout(spark, file, options)
+        except Exception as exc:  # noqa: BLE001 - any reader failure quarantines the file by name
+            unreadable.append((file, f"unreadable file {file}: {str(exc).splitlines()[0][:500]}"))
+            continue
+        if layout is not None:
+            groups.setdefault(layout, []).append(file)
+    frames = [_csv_group(spark, group, layout, options, mapping, schema) for layout, group in groups.items()]
+    if unreadable:
+        frames.append(unreadable_records(spark, unreadable, schema))
+    return reduce(DataFrame.unionAll, frames) if frames else None
+
+
+def unreadable_records(spark: SparkSession, files: list[tuple[str, str]], schema: SourceSchema) -> DataFrame:
+    """One ``unreadable_file`` record per (file, error) so that a file no reader can open is
+    quarantined and logged by name instead of failing the run."""
+    ddl = ", ".join(f"`{f}` string" for f in schema.field_names)
+    rows = [(*([None] * len(schema.field_names)), error, file, None, "unreadable_file") for file, error in files]
+    return spark.createDataFrame(rows, f"{ddl}, _raw string, _source_file string, "
+                                       "_source_version long, _parse_error string")
 
 
 @dataclass(frozen=True)

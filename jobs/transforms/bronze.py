@@ -16,8 +16,6 @@ from pyspark.sql import functions as F
 
 from voicelake.schemas import SourceSchema
 
-REPLACEMENT_CHAR = "\ufffd"  # what decoders put in place of invalid bytes (CSV reader)
-
 
 def parse_timestamp(col: Column, timestamp_format: str | None) -> Column:
     """Parse a string column to timestamp; NULL (never an error) when it does not parse."""
@@ -31,8 +29,12 @@ def _typed(schema: SourceSchema, name: str, timestamp_format: str | None) -> Col
     col = F.col(name)
     if field.type == "timestamp":
         return parse_timestamp(col, timestamp_format)
-    if field.type in ("int", "double"):
-        return col.try_cast(field.type)
+    if field.type == "int":  # "4" and "4.0" are 4; "4.5" is not an int
+        number = col.try_cast("double")
+        return F.coalesce(col.try_cast("int"),
+                          F.when(number == F.floor(number), number.try_cast("int")))
+    if field.type == "double":
+        return col.try_cast("double")
     return col
 
 
@@ -47,8 +49,7 @@ def flag_invalid_records(
     """
     checks: list[Column] = [
         F.col("_parse_error"),
-        F.when(~F.is_valid_utf8(F.col("_raw")) | (F.instr(F.col("_raw"), REPLACEMENT_CHAR) > 0),
-               F.lit("invalid_utf8")),
+        F.when(~F.is_valid_utf8(F.col("_raw")), F.lit("invalid_utf8")),  # U+FFFD itself is valid
     ]
     for field in schema.fields:
         if field.required:

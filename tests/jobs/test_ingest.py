@@ -1,5 +1,6 @@
+import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tests.conftest import make_config, write_jsonl
-from voicelake.jobs.ingest import IngestResult, ingest
+from voicelake.jobs.ingest import IngestResult, format_results, ingest
 from voicelake.lake import Lake
+from voicelake.lease import LeaseHeld, Leases
 from voicelake.runtime import JobContext
 from voicelake.schemas import INGEST_LOG, QUARANTINE
 
@@ -175,3 +177,112 @@ def test_delta_table_source_is_read_incrementally(ctx: JobContext, tmp_path: Pat
     assert ids == ["I1", "I2"]
     versions = sorted(r[0] for r in c.lake.read(INGEST_LOG).select("source_version").collect())
     assert versions == [0, 1]
+
+
+REVIEW_HEADER = "review_id,customer_id,product,product_version,rating,title,body,created_at"
+
+
+def reviews_in_bronze(ctx: JobContext) -> dict[str, tuple]:
+    rows = ctx.lake.read("bronze.reviews").collect()
+    return {r["review_id"]: (r["product"], r["product_version"], r["rating"], r["body"]) for r in rows}
+
+
+def test_csv_columns_are_matched_by_each_files_header(ctx: JobContext) -> None:
+    folder = Path(ctx.config.lake.landing) / "reviews"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text(f"{REVIEW_HEADER}\nR1,C1,Atlas App,5.0,5,t,good,2026-01-05T09:00:00Z\n")
+    (folder / "b.csv").write_text(  # same columns, another order: product and version swapped
+        "review_id,customer_id,product_version,product,created_at,body,title,rating\r\n"
+        "R2,C2,6.1,Orbit Cloud,2026-01-05T10:00:00Z,bad,t,1\r\n")
+    [result] = ingest(ctx, ["reviews"])
+    assert (result.units, result.landed, result.bronze, result.quarantined) == (2, 2, 2, 0)
+    assert reviews_in_bronze(ctx) == {"R1": ("Atlas App", "5.0", 5, "good"), "R2": ("Orbit Cloud", "6.1", 1, "bad")}
+
+
+def test_empty_and_header_only_csv_files_are_logged_with_zero_records(ctx: JobContext) -> None:
+    folder = Path(ctx.config.lake.landing) / "reviews"
+    folder.mkdir(parents=True)
+    (folder / "a_empty.csv").write_bytes(b"")
+    (folder / "b_header_only.csv").write_text(REVIEW_HEADER + "\n")
+    (folder / "c.csv").write_text(f"{REVIEW_HEADER}\nR1,C1,Atlas App,5.0,5,t,good,2026-01-05T09:00:00Z\n")
+    [first] = ingest(ctx, ["reviews"])
+    [again] = ingest(ctx, ["reviews"])  # the empty files are not new any more
+    assert (first.units, first.landed, first.bronze) == (3, 1, 1)
+    assert (again.units, again.landed) == (0, 0)
+    logged = {Path(r["source_file"]).name: r["landed"] for r in ctx.lake.read(INGEST_LOG).collect()}
+    assert logged == {"a_empty.csv": 0, "b_header_only.csv": 0, "c.csv": 1}
+
+
+def test_unknown_file_extensions_are_reported_not_skipped_silently(ctx: JobContext) -> None:
+    folder = Path(ctx.config.lake.landing) / "chat_messages"
+    write_jsonl(folder, "a.jsonl", [chat(1)])
+    (folder / "export.txt").write_text(json.dumps(chat(2)) + "\n")
+    [result] = ingest(ctx, ["chat_messages"])
+    assert result.landed == 1 and [Path(f).name for f in result.unknown_files] == ["export.txt"]
+    assert "unknown file extension" in format_results([result]) and "export.txt" in format_results([result])
+
+
+def test_odd_encodings_are_decoded_or_quarantined_as_invalid_utf8(ctx: JobContext) -> None:
+    landing = Path(ctx.config.lake.landing)
+    (landing / "chat_messages").mkdir(parents=True)
+    (landing / "reviews").mkdir(parents=True)
+    (landing / "chat_messages" / "bom8.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps(chat(1)).encode() + b"\r\n")
+    (landing / "chat_messages" / "utf16.jsonl").write_bytes(
+        (json.dumps(chat(2, text="caf\u00e9 \ufffd ok"), ensure_ascii=False) + "\r\n").encode("utf-16"))
+    (landing / "chat_messages" / "latin1.jsonl").write_bytes(
+        json.dumps(chat(3, text="caf\u00e9"), ensure_ascii=False).encode("latin-1") + b"\n")
+    (landing / "reviews" / "utf16.csv").write_bytes(
+        f"{REVIEW_HEADER}\r\nR1,C1,Atlas App,5.0,5,t,caf\u00e9,2026-01-05T09:00:00Z\r\n".encode("utf-16"))
+    (landing / "reviews" / "bom8.csv").write_bytes(
+        f"\ufeff{REVIEW_HEADER}\nR2,C1,Atlas App,5.0,4,t,\ufffd kept,2026-01-05T09:00:00Z\n".encode())
+    (landing / "reviews" / "latin1.csv").write_bytes(
+        f"{REVIEW_HEADER}\nR3,C1,Atlas App,5.0,4,t,caf\u00e9,2026-01-05T09:00:00Z\n".encode("latin-1"))
+    results = {r.source: r for r in ingest(ctx, ["chat_messages", "reviews"])}
+    assert (results["chat_messages"].bronze, results["chat_messages"].quarantined) == (2, 1)
+    assert (results["reviews"].bronze, results["reviews"].quarantined) == (2, 1)
+    texts = {r["message_id"]: r["text"] for r in ctx.lake.read("bronze.chat_messages").collect()}
+    assert texts == {"m1": "hello 1", "m2": "caf\u00e9 \ufffd ok"}
+    assert reviews_in_bronze(ctx) == {"R1": ("Atlas App", "5.0", 5, "caf\u00e9"),
+                                      "R2": ("Atlas App", "5.0", 4, "\ufffd kept")}
+    reasons = {Path(r["source_file"]).name: r["reason"] for r in ctx.lake.read(QUARANTINE).collect()}
+    assert reasons == {"latin1.jsonl": "invalid_utf8", "latin1.csv": "invalid_utf8"}
+
+
+def test_integers_written_as_whole_floats_are_accepted(ctx: JobContext) -> None:
+    folder = Path(ctx.config.lake.landing) / "reviews"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text(f"{REVIEW_HEADER}\nR1,C1,Atlas App,5.0,4.0,t,ok,2026-01-05T09:00:00Z\n"
+                                  "R2,C1,Atlas App,5.0,4.5,t,ok,2026-01-05T09:00:00Z\n"
+                                  "R3,C1,Atlas App,5.0,1e30,t,ok,2026-01-05T09:00:00Z\n")
+    ingest(ctx, ["reviews"])
+    assert {k: v[2] for k, v in reviews_in_bronze(ctx).items()} == {"R1": 4}
+    reasons = sorted(r["reason"] for r in ctx.lake.read(QUARANTINE).collect())
+    assert reasons == ["wrong_type:rating", "wrong_type:rating"]
+
+
+def test_an_overlapping_run_is_refused_and_leaves_in_flight_rows_alone(ctx: JobContext) -> None:
+    landing = Path(ctx.config.lake.landing) / "chat_messages"
+    write_jsonl(landing, "a.jsonl", [chat(1)])
+    ingest(ctx, ["chat_messages"])
+    leases = Leases(ctx.spark, ctx.config.lake.root)
+    first = leases.acquire("ingest", "run-a")  # a live run (this process) holds the lease ...
+    in_flight = ctx.lake.read("bronze.chat_messages").withColumn("_batch_id", F.lit("run-a"))
+    ctx.lake.append(in_flight, "bronze.chat_messages", commit_tag="run-a")  # ... and has appended
+    with pytest.raises(LeaseHeld, match="another ingest run \\(run-a"):
+        ingest(ctx, ["chat_messages"])
+    assert ctx.lake.read("bronze.chat_messages").where(F.col("_batch_id") == "run-a").count() == 1
+    leases.release(first)
+
+
+def test_a_dead_runs_lease_is_taken_over_and_its_rows_rolled_back(ctx: JobContext) -> None:
+    landing = Path(ctx.config.lake.landing) / "chat_messages"
+    write_jsonl(landing, "a.jsonl", [chat(1)])
+    ingest(ctx, ["chat_messages"])
+    leases = Leases(ctx.spark, ctx.config.lake.root)
+    leases.acquire("ingest", "expired", ttl=timedelta(seconds=-1))  # its run stopped renewing it
+    dead = ctx.lake.read("bronze.chat_messages").withColumn("_batch_id", F.lit("expired"))
+    ctx.lake.append(dead, "bronze.chat_messages", commit_tag="expired")
+    ingest(ctx, ["chat_messages"])
+    assert [r[0] for r in ctx.lake.read("bronze.chat_messages").select("_batch_id").collect()] != ["expired"]
+    assert ctx.lake.read("bronze.chat_messages").count() == 1
+    assert leases.read("ingest") is None  # released after the run
