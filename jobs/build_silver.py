@@ -40,7 +40,7 @@ from voicelake.schemas import (
     SPARK_TYPES,
     bronze_table,
 )
-from voicelake.secrets import pseudonym_key
+from voicelake.secrets import pseudonym_key_ref
 
 CONVERSATION_SPAN_DAYS = 14  # how far a conversation may reach beyond the day it opened
 
@@ -76,7 +76,7 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
         hi = max(dates) + timedelta(days=CONVERSATION_SPAN_DAYS + 1)
         unified = unified.where(F.col("sent_at").between(F.lit(lo), F.lit(hi)))
     unified = unified.cache()
-    key = pseudonym_key(ctx.config)
+    key = pseudonym_key_ref(ctx.config)  # the executors read the key itself
     try:
         messages = build_silver_messages(unified, key)
         conversations = build_silver_conversations(
