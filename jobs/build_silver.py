@@ -43,7 +43,7 @@ from voicelake.schemas import (
     SPARK_TYPES,
     bronze_table,
 )
-from voicelake.secrets import pseudonym_key
+from voicelake.secrets import pseudonym_key, pseudonym_key_ref
 
 CONVERSATION_SPAN_DAYS = 14  # how far a conversation may reach beyond the day it opened
 
@@ -147,7 +147,7 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
         last = scalar(unified.agg(F.max(F.to_date("sent_at"))))
         as_of = datetime.combine((last or date.today()) + timedelta(days=1), time.min)
     unified = unified.cache()
-    key = pseudonym_key(ctx.config)
+    key = pseudonym_key_ref(ctx.config)  # the executors read the key itself
     try:
         messages = build_silver_messages(unified, key)
         conversations = build_silver_conversations(

@@ -5,7 +5,8 @@ A support team's own labels enter training through this table. Formats:
   agent sentences from the agent's English), e.g. ../shared/data/maia_dqe/de_client_02.json;
 - ``csv``: a header row with ``text,label`` and optionally ``role``, ``labeller``,
   ``conversation_id``; labels must be taxonomy labels.
-Idempotent: rows are merged on a stable feedback_id.
+Idempotent: rows are merged on a stable feedback_id. Texts are PII-redacted
+(`voicelake.pii.redact_texts`, the same redaction as silver.messages) before they are written.
 
     voicelake import-labels --format maia ../shared/data/maia_dqe/de_client_02.json
 """
@@ -22,6 +23,7 @@ from pyspark.sql import functions as F
 
 from voicelake.models.datasets import parse_maia
 from voicelake.models.taxonomy import load_taxonomy
+from voicelake.pii import redact_texts
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import SILVER_LABEL_FEEDBACK
 
@@ -53,11 +55,12 @@ def read_label_file(path: Path, fmt: str) -> pd.DataFrame:
 
 
 def import_labels(ctx: JobContext, paths: Sequence[str], fmt: str) -> int:
-    """Merge the files' labels into silver.label_feedback; returns rows read."""
+    """Merge the files' labels (PII redacted) into silver.label_feedback; returns rows read."""
     frames = [read_label_file(Path(p), fmt) for p in paths]
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
         return 0
+    rows["text"] = redact_texts(rows["text"].tolist())  # no raw names, e-mails, numbers in silver
     df = ctx.spark.createDataFrame(rows, FEEDBACK_SCHEMA)
     ctx.lake.merge(df, SILVER_LABEL_FEEDBACK, ["feedback_id"])
     return len(rows)

@@ -360,7 +360,11 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
             confusion_png(list(df["label"]), predicted, labels, f"{name} (n={len(df)})", png)
             mlflow.log_artifact(str(png), "evaluation")
         eval_path = tmpdir / "eval_set.parquet"
-        data.eval_set()[["text", "label", "slice"]].to_parquet(eval_path)
+        from voicelake.pii import redact_texts
+
+        logged = data.eval_set()[["text", "label", "slice"]].copy()
+        logged["text"] = redact_texts(logged["text"].tolist())  # no raw PII in MLflow artifacts
+        logged.to_parquet(eval_path)
         mlflow.log_artifact(str(eval_path), "evaluation")
         mlflow.log_artifact(str(taxonomy_file()), "taxonomy")
 

@@ -33,6 +33,7 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("voicelake.jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
     "score": ("voicelake.jobs.score", "score silver.messages with the champion into silver.message_emotions"),
     "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
+    "forget": ("voicelake.jobs.forget", "erase one customer's records from every layer (right to erasure)"),
 }
 TABLE_MAX_ROWS = 1000  # `voicelake sql --format table` prints at most this many rows by default
 LOCAL_COMMANDS: dict[str, str] = {

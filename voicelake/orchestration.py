@@ -27,9 +27,13 @@ from voicelake.config import PACKAGE_DIR, PROJECT_ROOT  # PyYAML only
 SPARK_CONN_ID = os.environ.get("VOICELAKE_SPARK_CONN_ID", "spark_local")
 DEFAULT_SPARK_CONNECTION = '{"conn_type": "spark", "host": "local[2]"}'
 
-# Passed from the Airflow worker to every spark-submit (when set there).
+# Passed from the Airflow worker to every spark-submit (when set there). No secrets: env_vars
+# is a rendered task field and the Spark provider turns it into --conf on YARN / Kubernetes.
+# VOICELAKE_PSEUDONYM_KEY reaches the job because spark-submit inherits the worker's
+# environment (driver and local executors too); on a cluster it is mounted on the executors.
 FORWARDED_ENV = ("VOICELAKE_ENV", "VOICELAKE_HOME", "VOICELAKE_LAKE_ROOT", "VOICELAKE_LANDING",
-                 "VOICELAKE_PSEUDONYM_KEY", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "MLFLOW_TRACKING_URI")
+                 "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "MLFLOW_TRACKING_URI")
+SECRET_ENV = ("VOICELAKE_PSEUDONYM_KEY",)
 
 
 def task_defaults() -> dict[str, Any]:
@@ -97,7 +101,7 @@ def submit_environment() -> dict[str, str]:
         "VOICELAKE_CONF_DIR": os.environ.get("VOICELAKE_CONF_DIR", str(PACKAGE_DIR / "conf")),
         "PYTHONUNBUFFERED": "1",
     }
-    env.update({k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)})
+    env.update({k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k) and k not in SECRET_ENV})
     return env
 
 

@@ -148,6 +148,14 @@ class SuiteOutcome:
         return [o for o in self.outcomes if not o.success and o.severity != "critical"]
 
 
+def redact_observed(value: Any) -> str:
+    """An observed or unexpected value as text with PII redacted (`voicelake.pii`), for
+    gold.validation_results, logs and messages."""
+    from voicelake.pii import redact_text
+
+    return redact_text(str(value)) or ""
+
+
 def _observed(result: Mapping[str, Any]) -> str:
     if "observed_value" in result:
         return str(result["observed_value"])
@@ -155,7 +163,7 @@ def _observed(result: Mapping[str, Any]) -> str:
         sample = result.get("partial_unexpected_list") or []
         text = f"{result['unexpected_count']} of {result.get('element_count')} rows unexpected"
         if sample:
-            text += f", e.g. {[str(v)[:80] for v in sample[:3]]}"
+            text += f", e.g. {[redact_observed(v)[:80] for v in sample[:3]]}"
         return text
     return ""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from voicelake.config import Config
@@ -11,6 +13,35 @@ from voicelake.config import Config
 
 class MissingSecretError(RuntimeError):
     """A required secret is not set in the environment."""
+
+
+@dataclass(frozen=True)
+class PseudonymKeyRef:
+    """Where a process finds the pseudonym key: the environment variable ``env``, else the
+    local development key file ``dev_key_file``. Holds no secret, so it may travel to Spark
+    executors inside a UDF; each executor reads the key itself (`read_pseudonym_key`)."""
+
+    env: str
+    dev_key_file: str | None = None
+
+
+@lru_cache(maxsize=8)
+def read_pseudonym_key(ref: PseudonymKeyRef) -> bytes:
+    """The key ``ref`` points at, read once per process (environment first, then the file)."""
+    value = os.environ.get(ref.env)
+    if value:
+        return value.encode("utf-8")
+    if ref.dev_key_file and Path(ref.dev_key_file).is_file():
+        return Path(ref.dev_key_file).read_text().strip().encode("utf-8")
+    raise MissingSecretError(f"set {ref.env} to the pseudonymisation key on the Spark driver and executors"
+                             + (f" (no development key file {ref.dev_key_file})" if ref.dev_key_file else ""))
+
+
+def pseudonym_key_ref(config: Config) -> PseudonymKeyRef:
+    """The reference executors resolve; checks here (on the driver) that the key can be found,
+    creating the local development key where the overlay allows one."""
+    pseudonym_key(config)
+    return PseudonymKeyRef(config.pii.pseudonym_key_env, config.pii.dev_key_file)
 
 
 def pseudonym_key(config: Config) -> bytes:

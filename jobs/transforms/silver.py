@@ -2,18 +2,29 @@
 
 Every channel becomes rows of one message shape; conversation metrics (first response,
 resolution, SLA breach, CSAT/NPS) are derived from those rows and the ticket and survey
-records. PII is redacted from text and identifiers are pseudonymised with a keyed hash
-(HMAC-SHA256) before anything reaches silver. No reads, writes or actions here.
+records. PII is redacted from text (`voicelake.pii`: a native regex pass picks the candidate
+texts, Presidio redacts them in a pandas UDF) and identifiers are pseudonymised with a keyed
+hash (HMAC-SHA256, key read on the executors) before anything reaches silver. No reads,
+writes or actions here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from voicelake.pii import CANDIDATE_PATTERN, PII_PATTERNS, hmac_pseudonym, redact_texts
+from voicelake.secrets import PseudonymKeyRef, read_pseudonym_key
+
+# PII_PATTERNS (the regex-only patterns, also the silver gate's) lives in voicelake.pii now.
+# A key given as bytes (tests, ad-hoc use: it travels pickled inside the UDF) or a reference
+# each executor resolves itself (jobs: no secret leaves the executor's environment).
+PseudonymKey = bytes | PseudonymKeyRef
 
 # Unified message shape before PII handling (ids still raw).
 UNIFIED_COLUMNS = ("message_id", "conversation_id", "channel", "source_system", "customer_id",
@@ -23,14 +34,6 @@ UNIFIED_COLUMNS = ("message_id", "conversation_id", "channel", "source_system", 
 SILVER_MESSAGE_COLUMNS = ("message_id", "conversation_id", "channel", "source_system",
                           "customer_key", "agent_key", "author_role", "sent_at", "text",
                           "language", "product", "product_version", "sent_date")
-
-# Order matters: account and card numbers before the looser phone pattern.
-PII_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("[IBAN]", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
-    ("[CARD]", r"\b(?:\d[ -]?){12,18}\d\b"),
-    ("[EMAIL]", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-    ("[PHONE]", r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?|\b\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,5}\b"),
-)
 
 ROLE_SYNONYMS = {
     "customer": ("customer", "client", "user", "end-user", "end_user", "requester", "inbound"),
@@ -81,11 +84,28 @@ def normalise_role(col: Column) -> Column:
     return expr
 
 
-def redact_pii(col: Column) -> Column:
-    """Replace e-mail addresses, phone, card and IBAN-like numbers with placeholders."""
+def redact_pii_regex(col: Column) -> Column:
+    """The regex-only redaction (`PII_PATTERNS`, native Spark): the fast path of earlier versions."""
     for placeholder, pattern in PII_PATTERNS:
         col = F.regexp_replace(col, pattern, placeholder)
     return col
+
+
+@F.pandas_udf(StringType())  # type: ignore[call-overload, untyped-decorator]
+def _redact_udf(texts: pd.Series) -> pd.Series:
+    return pd.Series(redact_texts(texts.tolist()), index=texts.index, dtype=object)
+
+
+def pii_candidate(col: Column) -> Column:
+    """The cheap first pass, native Spark: true for texts the Presidio pass must see."""
+    return F.coalesce(col.rlike(CANDIDATE_PATTERN), F.lit(False))
+
+
+def redact_pii(col: Column) -> Column:
+    """Names, e-mail addresses, phones, cards, IBANs, postal and IP addresses become
+    placeholders: Presidio (`voicelake.pii`) in a pandas UDF, run only on the texts the
+    regex pass flags as candidates; the others are kept as they are."""
+    return F.when(pii_candidate(col), _redact_udf(col)).otherwise(col)
 
 
 def detect_language(col: Column) -> Column:
@@ -100,24 +120,29 @@ def detect_language(col: Column) -> Column:
     return result
 
 
-def hmac_sha256(col: Column, key: bytes) -> Column:
-    """HMAC-SHA256(key, col) as 32 hex chars, computed natively by Spark (no Python UDF).
+def _pseudonym_udf(key: PseudonymKey) -> Callable[[Column], Column]:
+    """A pandas UDF computing pseudonyms; with a `PseudonymKeyRef` the key is read on the
+    executor (environment, else the local development key file), so it is in no plan,
+    conf or command line."""
 
-    HMAC(K, m) = H((K' xor opad) || H((K' xor ipad) || m)), K' the key padded to the
-    64-byte block (hashed first when longer); both padded keys are constants here.
-    """
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    inner_key = bytes(b ^ 0x36 for b in key)
-    outer_key = bytes(b ^ 0x5C for b in key)
-    inner = F.unhex(F.sha2(F.concat(F.lit(inner_key), col.cast("string").cast("binary")), 256))
-    return F.substring(F.sha2(F.concat(F.lit(outer_key), inner), 256), 1, 32)
+    @F.pandas_udf(StringType())  # type: ignore[call-overload, untyped-decorator]
+    def pseudonym(ids: pd.Series) -> pd.Series:
+        secret = key if isinstance(key, bytes) else read_pseudonym_key(key)
+        return pd.Series([None if v is None or v is pd.NA else hmac_pseudonym(str(v), secret)
+                          for v in ids.tolist()], index=ids.index, dtype=object)
+
+    return pseudonym  # type: ignore[no-any-return]
 
 
-def pseudonymiser(key: bytes) -> Callable[[Column], Column]:
+def hmac_sha256(col: Column, key: PseudonymKey) -> Column:
+    """HMAC-SHA256(key, col) as 32 hex chars (the pseudonyms of every earlier version)."""
+    return _pseudonym_udf(key)(col.cast("string"))
+
+
+def pseudonymiser(key: PseudonymKey) -> Callable[[Column], Column]:
     """A function mapping an id column to its pseudonym (NULL stays NULL)."""
-    return lambda col: F.when(col.isNotNull(), hmac_sha256(col, key))
+    udf = _pseudonym_udf(key)
+    return lambda col: F.when(col.isNotNull(), udf(col.cast("string")))
 
 
 def _message(df: DataFrame, *, message_id: Column, conversation_id: Column, channel: str,
@@ -268,11 +293,11 @@ def unify_messages(sources: Mapping[str, DataFrame]) -> DataFrame:
     return out
 
 
-def build_silver_messages(unified: DataFrame, pseudonym_key: bytes) -> DataFrame:
+def build_silver_messages(unified: DataFrame, pseudonym_key: PseudonymKey) -> DataFrame:
     """silver.messages rows: redacted text, language, pseudonymised customer/agent keys."""
     pseudonymise = pseudonymiser(pseudonym_key)
-    text = redact_pii(F.col("text"))
-    return unified.select(
+    text = F.col("text")  # redacted once, before language detection reads it
+    return unified.withColumn("text", redact_pii(F.col("text"))).select(
         "message_id", "conversation_id", "channel", "source_system",
         pseudonymise(F.col("customer_id")).alias("customer_key"),
         pseudonymise(F.col("agent_id")).alias("agent_key"),
@@ -289,7 +314,7 @@ TIMING_FLAGS = ("response_before_opened", "resolved_before_opened", "resolved_be
 
 
 def build_silver_conversations(unified: DataFrame, tickets: DataFrame, surveys: DataFrame,
-                               sla_minutes: Mapping[str, int], pseudonym_key: bytes,
+                               sla_minutes: Mapping[str, int], pseudonym_key: PseudonymKey,
                                as_of: datetime | None = None) -> DataFrame:
     """silver.conversations rows: one per ticket, chat, email thread, call, social thread,
     review and survey answer, with service metrics as of the cut-off ``as_of``.
