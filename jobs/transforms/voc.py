@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql.window import WindowSpec
 from pyspark.sql import functions as F
 
 from voicelake.jobs.transforms.stats import Z95, empirical_bayes_rate, wilson_interval
@@ -50,6 +51,30 @@ def _turns(messages: DataFrame, emotions: DataFrame) -> DataFrame:
                                   distress.alias("distress")), "message_id"))
 
 
+def _is_role(role: str) -> Column:
+    return F.col("author_role") == role
+
+
+def _turn_order() -> WindowSpec:
+    return Window.partitionBy("conversation_id").orderBy("sent_at", "message_id")
+
+
+def _with_replies(turns: DataFrame) -> DataFrame:
+    """Each turn with what came after it: the next agent turn's key and P(empathy), and the
+    next customer turn's valence."""
+    after = _turn_order().rowsBetween(1, Window.unboundedFollowing)
+    return (turns
+            .withColumn("_next_agent_key", F.first(F.when(_is_role("agent"), F.col("agent_key")), True).over(after))
+            .withColumn("_next_agent_empathy", F.first(F.when(_is_role("agent"), F.col("p_empathy")), True).over(after))
+            .withColumn("_next_customer_valence", F.first(F.when(_is_role("customer"), F.col("valence")), True).over(after)))
+
+
+def _is_hit(params: OutcomeParams) -> Column:
+    """The next agent turn shows empathy and the customer's next valence does not drop."""
+    return ((F.col("_next_agent_empathy") >= params.empathy_threshold)
+            & (F.col("_next_customer_valence").isNull() | (F.col("_next_customer_valence") >= F.col("valence"))))
+
+
 def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conversations: DataFrame,
                                 params: OutcomeParams, as_of: datetime) -> DataFrame:
     """gold.conversation_outcomes: one row per conversation with at least one scored customer turn.
@@ -57,25 +82,16 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
     ``as_of`` is the cut-off of the data: a conversation whose repeat-contact window has not
     closed by then has ``repeat_window_open`` = true (its trust outcome may still change).
     """
-    turns = _turns(messages, emotions)
-    order = Window.partitionBy("conversation_id").orderBy("sent_at", "message_id")
-    after = order.rowsBetween(1, Window.unboundedFollowing)
-    is_customer = F.col("author_role") == "customer"
-    is_agent = F.col("author_role") == "agent"
-    turns = (turns
-             .withColumn("_c_rank", F.sum(is_customer.cast("int")).over(
-                 order.rowsBetween(Window.unboundedPreceding, 0)))
-             .withColumn("_next_agent_empathy", F.first(F.when(is_agent, F.col("p_empathy")), True).over(after))
-             .withColumn("_next_agent_key", F.first(F.when(is_agent, F.col("agent_key")), True).over(after))
-             .withColumn("_next_customer_valence", F.first(F.when(is_customer, F.col("valence")), True).over(after)))
+    is_customer, is_agent = _is_role("customer"), _is_role("agent")
+    turns = _with_replies(_turns(messages, emotions)).withColumn(
+        "_c_rank", F.sum(is_customer.cast("int")).over(_turn_order().rowsBetween(Window.unboundedPreceding, 0)))
     customer_turns = Window.partitionBy("conversation_id")
     turns = turns.withColumn("_c_count", F.sum(is_customer.cast("int")).over(customer_turns))
     # the shift compares the first k customer turns with the last k, k = 2 (1 below four turns)
     turns = turns.withColumn("_k", F.greatest(F.lit(1), F.least(F.lit(2), F.floor(F.col("_c_count") / 2))))
     # a distressed customer turn that an agent answered afterwards
     opportunity = is_customer & (F.col("distress") >= params.distress_threshold) & F.col("_next_agent_key").isNotNull()
-    hit = (opportunity & (F.col("_next_agent_empathy") >= params.empathy_threshold)
-           & (F.col("_next_customer_valence").isNull() | (F.col("_next_customer_valence") >= F.col("valence"))))
+    hit = opportunity & _is_hit(params)
     first_customer_at = F.min(F.when(is_customer, F.col("sent_at")))
     first_empathy_at = F.min(F.when(is_agent & (F.col("p_empathy") >= params.empathy_threshold), F.col("sent_at")))
     per_conv = turns.groupBy("conversation_id").agg(
@@ -127,20 +143,11 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
 
 def empathy_turns(messages: DataFrame, emotions: DataFrame, params: OutcomeParams) -> DataFrame:
     """Every empathy opportunity with the agent who answered it and whether it was a hit."""
-    turns = _turns(messages, emotions)
-    order = Window.partitionBy("conversation_id").orderBy("sent_at", "message_id")
-    after = order.rowsBetween(1, Window.unboundedFollowing)
-    is_agent = F.col("author_role") == "agent"
-    is_customer = F.col("author_role") == "customer"
-    turns = (turns
-             .withColumn("responder", F.first(F.when(is_agent, F.col("agent_key")), True).over(after))
-             .withColumn("_e", F.first(F.when(is_agent, F.col("p_empathy")), True).over(after))
-             .withColumn("_v", F.first(F.when(is_customer, F.col("valence")), True).over(after)))
-    hit = (F.col("_e") >= params.empathy_threshold) & (F.col("_v").isNull() | (F.col("_v") >= F.col("valence")))
-    return (turns.where(is_customer & (F.col("distress") >= params.distress_threshold)
-                        & F.col("responder").isNotNull())
-            .select("conversation_id", "message_id", "sent_at", F.col("responder").alias("agent_key"),
-                    hit.alias("hit")))
+    turns = _with_replies(_turns(messages, emotions))
+    return (turns.where(_is_role("customer") & (F.col("distress") >= params.distress_threshold)
+                        & F.col("_next_agent_key").isNotNull())
+            .select("conversation_id", "message_id", "sent_at", F.col("_next_agent_key").alias("agent_key"),
+                    _is_hit(params).alias("hit")))
 
 
 def build_agent_scorecard(outcomes: DataFrame, empathy: DataFrame, min_opportunities: int = 10) -> DataFrame:
