@@ -148,6 +148,7 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
         as_of = datetime.combine((last or date.today()) + timedelta(days=1), time.min)
     unified = unified.cache()
     key = pseudonym_key_ref(ctx.config)  # the executors read the key itself
+    before = {table: ctx.lake.version(table) for table in (SILVER_MESSAGES, SILVER_CONVERSATIONS)}
     try:
         messages = build_silver_messages(unified, key)
         conversations = build_silver_conversations(
@@ -162,8 +163,8 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
             ctx.lake.replace_partitions(messages, SILVER_MESSAGES, "sent_date", dates)
             fault("silver.between_tables")  # crash drill: messages written, conversations not
             ctx.lake.replace_partitions(conversations, SILVER_CONVERSATIONS, "opened_date", dates)
-        n_messages = ctx.lake.rows_written(SILVER_MESSAGES)
-        n_conversations = ctx.lake.rows_written(SILVER_CONVERSATIONS)
+        n_messages = ctx.lake.rows_written(SILVER_MESSAGES, before[SILVER_MESSAGES])
+        n_conversations = ctx.lake.rows_written(SILVER_CONVERSATIONS, before[SILVER_CONVERSATIONS])
         built_dates = dates or sorted(
             r[0] for r in unified.select(F.to_date("sent_at")).distinct().collect() if r[0])
     finally:

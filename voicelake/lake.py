@@ -182,8 +182,11 @@ class Lake:
          .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
         self.register(table)
 
-    def rows_written(self, table: str) -> int:
-        """Rows the table's latest commit wrote (from Delta's commit metrics, no scan)."""
+    def rows_written(self, table: str, since_version: int | None = None) -> int:
+        """Rows the table's latest commit wrote (from Delta's commit metrics, no scan); 0 when
+        the table is still at ``since_version`` (the write committed nothing)."""
+        if since_version is not None and self.version(table) == since_version:
+            return 0
         last = DeltaTable.forPath(self.spark, self.location(table)).history(1).first()
         metrics = (last["operationMetrics"] or {}) if last else {}
         return int(metrics.get("numOutputRows", 0))

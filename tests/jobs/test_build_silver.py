@@ -83,3 +83,11 @@ def test_change_feed_versions_and_deletes_reach_silver(ctx: JobContext, tmp_path
     conv = conversations(c)
     assert set(conv) == {"ticket:T2"} and conv["ticket:T2"]["status"] == "solved"
     assert [r[0] for r in c.lake.read(SILVER_MESSAGES).select("message_id").collect()] == ["ticket:T2:description"]
+
+
+def test_a_date_with_nothing_to_write_reports_zero_rows(shared_lake, spark) -> None:
+    config = shared_lake.copy(Path(shared_lake.config.home).parent / "empty-date-home")
+    lake_ctx = JobContext(config, spark, Lake(spark, config))
+    result = build_silver(lake_ctx, day=date(2025, 6, 1))  # long before the shared history
+    assert (result.messages, result.conversations) == (0, 0)
+    assert lake_ctx.lake.read(SILVER_MESSAGES).count() > 0  # the other dates are untouched
