@@ -28,6 +28,7 @@ from voicelake.jobs.transforms.bronze import count_by_file, flag_invalid_records
 from voicelake.jobs.transforms.mapping import apply_mapping
 from voicelake.landing import (
     FILE_SUFFIXES,
+    landing_file_times,
     list_landing_files,
     list_unknown_files,
     read_csv,
@@ -54,6 +55,7 @@ class IngestResult:
     bronze: int
     quarantined: int
     unknown_files: tuple[str, ...] = ()  # files with an extension the source's format does not read
+    changed_files: tuple[str, ...] = ()  # ingested files modified since: not re-read
 
     @property
     def reconciled(self) -> bool:
@@ -67,21 +69,26 @@ class IngestState:
     files: dict[str, set[str]]
     last_version: dict[str, int]
     batches: set[str]
+    ingested_at: dict[str, datetime]  # landing file -> when it was ingested
 
     @classmethod
     def read(cls, ctx: JobContext) -> IngestState:
         files: dict[str, set[str]] = {}
         versions: dict[str, int] = {}
         batches: set[str] = set()
+        ingested_at: dict[str, datetime] = {}
         if ctx.lake.exists(INGEST_LOG):
             rows = ctx.lake.read(INGEST_LOG).select(
-                "source", "source_file", "source_version", "batch_id").distinct().collect()
+                "source", "source_file", "source_version", "batch_id", "ingested_at").distinct().collect()
             for r in rows:
                 batches.add(r["batch_id"])
                 files.setdefault(r["source"], set()).add(r["source_file"])
                 if r["source_version"] is not None:
                     versions[r["source"]] = max(versions.get(r["source"], -1), r["source_version"])
-        return cls(files, versions, batches)
+                if r["source_file"] and r["ingested_at"]:
+                    ingested_at[r["source_file"]] = max(ingested_at.get(r["source_file"], r["ingested_at"]),
+                                                        r["ingested_at"])
+        return cls(files, versions, batches, ingested_at)
 
 
 def recover_unlogged_batches(ctx: JobContext, state: IngestState, sources: Sequence[str]) -> int:
@@ -110,6 +117,17 @@ def _new_files(ctx: JobContext, mapping: SourceMapping, state: IngestState) -> l
             if f not in done]
 
 
+def _changed_files(ctx: JobContext, mapping: SourceMapping, state: IngestState) -> tuple[str, ...]:
+    """Ingested landing files modified after their ingestion (a corrected export re-landed under
+    the same name). They are not read again: a file is ingested once, by name."""
+    if mapping.format == "delta" or mapping.location is None:
+        return ()
+    done = state.files.get(mapping.name, set())
+    times = landing_file_times(ctx.spark, mapping.location)
+    return tuple(sorted(f for f in done if f in times and f in state.ingested_at
+                        and times[f] > state.ingested_at[f]))
+
+
 def _read_new(ctx: JobContext, mapping: SourceMapping, state: IngestState,
               files: list[str]) -> DataFrame | None:
     schema = SOURCES[mapping.name]
@@ -135,10 +153,11 @@ def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, b
     source = mapping.name
     files = _new_files(ctx, mapping, state)
     unknown = _unknown_files(ctx, mapping)
+    changed = _changed_files(ctx, mapping, state)
     raw = _read_new(ctx, mapping, state, files)
     empty_files: list[tuple[object, ...]] = [(source, f, None, batch_id, 0, 0, 0, now) for f in files]
     if raw is None:
-        return IngestResult(source, len(files), 0, 0, 0, unknown), empty_files
+        return IngestResult(source, len(files), 0, 0, 0, unknown, changed), empty_files
     raw = apply_mapping(raw, mapping)  # casts, value maps, constants, role rules (conf/sources.yaml)
     schema = SOURCES[source]
     flagged = flag_invalid_records(raw, schema, ctx.config.max_text_chars,
@@ -153,6 +172,7 @@ def ingest_source(ctx: JobContext, mapping: SourceMapping, state: IngestState, b
             sum(r["bronze_rows"] for r in per_file),
             sum(r["quarantined_rows"] for r in per_file),
             unknown,
+            changed,
         )
         if result.bronze:
             ctx.lake.append(to_bronze(flagged, schema, batch_id, now, mapping.timestamp_format),
@@ -225,6 +245,9 @@ def format_results(results: Sequence[IngestResult]) -> str:
     for r in results:
         for name in r.unknown_files:
             lines.append(f"not read ({r.source}: unknown file extension): {name}")
+        for name in r.changed_files:
+            lines.append(f"not re-read ({r.source}: modified after it was ingested; land a corrected export "
+                         f"under a new name): {name}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ Hadoop's FileSystem, so a landing zone on s3a:// or abfss:// works like a local 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import reduce
 
 from delta.tables import DeltaTable
@@ -50,6 +51,24 @@ def _list_files(spark: SparkSession, location: str) -> list[tuple[str, int]]:
         if not name.rsplit("/", 1)[-1].startswith((".", "_")):
             found.append((normalise_path(name), int(status.getLen())))
     return sorted(found)
+
+
+def landing_file_times(spark: SparkSession, location: str) -> dict[str, datetime]:
+    """Last modification time (UTC, naive) of every visible file under ``location``."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return {}
+    times = {}
+    files = fs.listFiles(path, True)
+    while files.hasNext():
+        status = files.next()
+        millis = int(status.getModificationTime())
+        times[normalise_path(status.getPath().toString())] = datetime.fromtimestamp(millis / 1000, UTC).replace(
+            tzinfo=None)
+    return times
 
 
 def list_landing_files(spark: SparkSession, location: str, suffixes: tuple[str, ...]) -> list[str]:

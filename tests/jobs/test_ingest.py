@@ -1,4 +1,6 @@
 import json
+import os
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -220,6 +222,20 @@ def test_unknown_file_extensions_are_reported_not_skipped_silently(ctx: JobConte
     [result] = ingest(ctx, ["chat_messages"])
     assert result.landed == 1 and [Path(f).name for f in result.unknown_files] == ["export.txt"]
     assert "unknown file extension" in format_results([result]) and "export.txt" in format_results([result])
+
+
+def test_a_file_relanded_under_the_same_name_is_reported_not_read_twice(ctx: JobContext) -> None:
+    folder = Path(ctx.config.lake.landing) / "chat_messages"
+    path = write_jsonl(folder, "day.jsonl", [chat(1)])
+    [first] = ingest(ctx, ["chat_messages"])
+    assert first.landed == 1 and first.changed_files == ()
+    write_jsonl(folder, "day.jsonl", [chat(1), chat(2)])  # a corrected export, same name
+    later = time.time() + 120
+    os.utime(path, (later, later))
+    [second] = ingest(ctx, ["chat_messages"])
+    assert second.landed == 0 and [Path(f).name for f in second.changed_files] == ["day.jsonl"]
+    assert "modified after it was ingested" in format_results([second])
+    assert ctx.lake.read("bronze.chat_messages").count() == 1
 
 
 def test_odd_encodings_are_decoded_or_quarantined_as_invalid_utf8(ctx: JobContext) -> None:
