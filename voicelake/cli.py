@@ -95,6 +95,9 @@ def _generate_parser() -> argparse.ArgumentParser:
     p.add_argument("--landing", default=None, help="landing zone folder (default lake.landing)")
     p.add_argument("--answers", default=None,
                    help="ground-truth answer file (default <home>/generator/answers.json)")
+    p.add_argument("--delta-source", action="append", default=[], metavar="SOURCE",
+                   help="write this source as a Delta table with the change data feed on (<home>/sources/SOURCE, "
+                        "one version per day and late file) instead of landing files, as a sync tool would")
     return p
 
 
@@ -126,6 +129,16 @@ def cmd_generate(argv: Sequence[str]) -> int:
     bias = summary["scenarios"]["survey_nonresponse"]
     print(f"ground truth: {Path(summary['answers_file']).parent / 'truth'} (true NPS of active customers "
           f"{bias['true_nps']}, survey respondents {bias['respondents_nps']}; see docs/generator.md)")
+    if args.delta_source:
+        from voicelake.generator.delta_source import write_delta_source
+        from voicelake.spark import get_spark
+
+        spark = get_spark(config)
+        for source in args.delta_source:
+            target = f"{config.home}/sources/{source}"
+            rows, skipped = write_delta_source(spark, Path(landing), source, target)
+            print(f"delta source: {source} -> {target} ({rows} rows; {skipped} malformed lines left out). "
+                  f"Map it in conf/sources.yaml: sources: {{{source}: {{format: delta, path: {target}}}}}")
     return 0
 
 

@@ -91,3 +91,24 @@ def test_a_date_with_nothing_to_write_reports_zero_rows(shared_lake, spark) -> N
     result = build_silver(lake_ctx, day=date(2025, 6, 1))  # long before the shared history
     assert (result.messages, result.conversations) == (0, 0)
     assert lake_ctx.lake.read(SILVER_MESSAGES).count() > 0  # the other dates are untouched
+
+
+def test_a_generated_delta_source_is_ingested_through_its_change_feed(ctx: JobContext, tmp_path: Path) -> None:
+    from voicelake.generator import GeneratorSettings, generate_history
+    from voicelake.generator.delta_source import write_delta_source
+
+    landing = Path(ctx.config.lake.landing)
+    summary = generate_history(GeneratorSettings(days=2, customers=40, seed=3, start=D, landing=landing,
+                                                 answers=tmp_path / "answers.json", workers=1, late_rate=0.3))
+    target = str(tmp_path / "sources" / "chat_messages")
+    files = sorted(p.name for p in (landing / "chat_messages").glob("*.jsonl"))
+    rows, skipped = write_delta_source(ctx.spark, landing, "chat_messages", target)
+    assert rows == summary["records"]["chat_messages"] and skipped == 0
+    assert not list((landing / "chat_messages").glob("*.jsonl"))  # moved out of the landing zone
+    assert ctx.spark.sql(f"describe history delta.`{target}`").count() == len(files)  # a version per file
+    mapping_file = tmp_path / "sources.yaml"
+    mapping_file.write_text(yaml.safe_dump({"sources": {"chat_messages": {"format": "delta", "path": target}}}))
+    c = JobContext(replace(ctx.config, sources_mapping_file=str(mapping_file)), ctx.spark, ctx.lake)
+    results = {r.source: r for r in ingest(c)}
+    assert results["chat_messages"].bronze == rows and results["chat_messages"].reconciled
+    assert c.lake.read("bronze.chat_messages").select("message_id").distinct().count() == rows
