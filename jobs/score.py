@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import functions as F
 
+from voicelake.faults import fault
 from voicelake.jobs.build_log import unconsumed_silver_builds
 from voicelake.lake import scalar
 from voicelake.models.registry import champion_version, configure_mlflow, model_uri
@@ -76,7 +77,9 @@ def score_messages(ctx: JobContext, day: date | None = None, since: date | None 
                   .cache())  # MERGE reads its source twice: score once
         with SparkProgress(ctx.spark, f"scoring {n:,} messages"):  # Spark tasks done / total, rate, ETA
             scored.count()
+        fault("score.before_merge")  # crash drill: every message scored, nothing written yet
         ctx.lake.merge(scored, SILVER_MESSAGE_EMOTIONS, ["message_id"], partition_by=["sent_date"])
+        fault("score.after_merge")  # crash drill: written, the job's own bookkeeping not finished
         scored.unpersist()
     finally:
         todo.unpersist()

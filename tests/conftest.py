@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -132,3 +135,13 @@ def shared_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a tiny random BERT (2 layers, hidden 32) with the MiniLM tokenizer."""
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
+
+
+def run_killed(ctx: JobContext, job: str, point: str) -> None:
+    """Run ``voicelake <job>`` in a subprocess that kills itself at ``point``; assert it did."""
+    env = {**os.environ, "VOICELAKE_HOME": ctx.config.home, "VOICELAKE_FAULT": point}
+    env.pop("VOICELAKE_ENV", None)
+    voicelake = str(Path(sys.executable).with_name("voicelake"))
+    done = subprocess.run([voicelake, job], env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
+    assert f"killing the process at {point}" in done.stdout

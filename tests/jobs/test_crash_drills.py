@@ -10,10 +10,6 @@ suite's time down (its subprocess runs the whole gold validation first).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +19,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from tests.conftest import make_config
+from tests.conftest import make_config, run_killed
 from voicelake.generator import GeneratorSettings, generate_history
 from voicelake.generator.scores import synthetic_scores
 from voicelake.jobs.build_gold import build_gold
@@ -46,7 +42,6 @@ from voicelake.schemas import (
 )
 
 START = date(2026, 3, 1)
-VOICELAKE = Path(sys.executable).with_name("voicelake")
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +51,6 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Itera
         days=1, customers=25, seed=9, start=START, landing=Path(config.lake.landing),
         answers=Path(config.home) / "answers.json", malformed_rate=0.02, workers=1))
     yield JobContext(config, spark, Lake(spark, config))
-
-
-def run_killed(ctx: JobContext, job: str, point: str) -> None:
-    """Run ``voicelake <job>`` in a subprocess that kills itself at ``point``; assert it did."""
-    env = {**os.environ, "VOICELAKE_HOME": ctx.config.home, "VOICELAKE_FAULT": point}
-    env.pop("VOICELAKE_ENV", None)
-    done = subprocess.run([str(VOICELAKE), job], env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
-    assert f"killing the process at {point}" in done.stdout
 
 
 def ensure_silver(lake: JobContext) -> None:

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import make_config
+from tests.conftest import make_config, run_killed
 from voicelake.jobs.build_gold import build_gold
 from voicelake.jobs.score import score_messages
 from voicelake.jobs.train_model import train
@@ -183,3 +183,20 @@ def test_no_champion_message_names_train(tmp_path: Path, spark: SparkSession) ->
     with pytest.raises(NoChampionError, match="voicelake train"):
         score_messages(ctx)
     configure_mlflow(config)
+
+
+@pytest.mark.parametrize("point", ["score.before_merge", "score.after_merge"])
+def test_scoring_killed_around_its_merge_loses_and_duplicates_nothing(champion, point: str) -> None:
+    """Crash drill: kill -9 the score job before / after its MERGE, rerun: every message scored once."""
+    ctx, _, _ = champion
+    write_messages(ctx)
+    if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
+        ctx.lake.delete(SILVER_MESSAGE_EMOTIONS, "true")
+    run_killed(ctx, "score", point)
+    exists = ctx.lake.exists(SILVER_MESSAGE_EMOTIONS)
+    killed = ctx.lake.read(SILVER_MESSAGE_EMOTIONS).count() if exists else 0
+    assert killed == (0 if point == "score.before_merge" else len(TEXTS))
+    again = score_messages(ctx)
+    assert again.scored + again.skipped == len(TEXTS)
+    scores = ctx.lake.read(SILVER_MESSAGE_EMOTIONS)
+    assert scores.count() == scores.select("message_id").distinct().count() == len(TEXTS)
