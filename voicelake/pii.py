@@ -229,18 +229,23 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     return sorted(chosen, key=lambda c: c[1])
 
 
+_EMAIL = re.compile(dict((p, r) for p, r in PII_PATTERNS)["[EMAIL]"])
+
+
 def redact_text(text: str | None) -> str | None:
-    """``text`` with every PII span replaced by its placeholder (both passes)."""
+    """``text`` with every PII span replaced by its placeholder (both passes). E-mail
+    addresses whose domain is no public suffix (``.example``, ``.local``, internal hosts),
+    which Presidio's recognizer rejects, are replaced by the regex afterwards."""
     if not text or not is_candidate(text):
         return text
     spans = find_pii(text)
-    if not spans:
-        return text
-    from presidio_anonymizer.entities import RecognizerResult
+    if spans:
+        from presidio_anonymizer.entities import RecognizerResult
 
-    engine, operators = _anonymizer()
-    results = [RecognizerResult(entity_type=e, start=s, end=end, score=1.0) for e, s, end in spans]
-    return str(engine.anonymize(text=text, analyzer_results=results, operators=operators).text)
+        engine, operators = _anonymizer()
+        results = [RecognizerResult(entity_type=e, start=s, end=end, score=1.0) for e, s, end in spans]
+        text = str(engine.anonymize(text=text, analyzer_results=results, operators=operators).text)
+    return _EMAIL.sub("[EMAIL]", text)
 
 
 def redact_texts(texts: Iterable[str | None]) -> list[str | None]:
