@@ -98,7 +98,10 @@ def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
         "silver_messages", "message_counts", "silver_message_emotions", "emotion_drift", "gold_service_daily",
         "gold_emotion_daily"}, report.summary()
     rows = recorded(ctx, report)
-    assert rows.where(~F.col("success")).count() == 0
+    # a warning-level check (label drift against the trailing days) may fire on a clean day: the
+    # generator's customers change how they feel over time; it never blocks, so no critical one fails
+    assert rows.where(~F.col("success") & (F.col("severity") != "warning")).count() == 0
+    assert rows.where(~F.col("suite_success")).count() == 0
     assert rows.select("suite").distinct().count() == len(ran)
     assert rows.where(F.col("run_dates") != DAY.isoformat()).count() == 0
     index = Path(report.docs)
