@@ -1,6 +1,6 @@
 # voicelake: two commands on a fresh machine.
 #   make run   - install everything, then run the pipeline on a generated sample history
-#   make test  - install everything, then run the test suite
+#   make test  - install everything, then run lint, types and the test suite (end-to-end tier: make test-e2e)
 # Installing is idempotent: a second run with nothing changed starts within seconds.
 
 SHELL  := /bin/bash
@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: install lock run test lint bench clean
+.PHONY: install lock run test test-e2e lint bench clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ test: install
 	echo "== mypy (exit $$mypy_rc)"; cat $$log/mypy; \
 	echo "== pytest exit $$pytest_rc, mypy exit $$mypy_rc"; tail -n 1 $$log/pytest; rm -rf $$log; \
 	test $$pytest_rc -eq 0 -a $$mypy_rc -eq 0
+
+# The end-to-end tier: `voicelake` processes with their own JVMs (both DAGs as `make run` runs
+# them, spark-submit, kill -9 crash drills, the wheel in a fresh venv, day-by-day late data).
+test-e2e: install
+	$(VENV)/bin/pytest -q -m e2e
 
 lint: install
 	$(VENV)/bin/ruff check voicelake dags tests bench

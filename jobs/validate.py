@@ -41,6 +41,7 @@ from voicelake.jobs.transforms.quality import (
     to_validation_quarantine,
     with_date_reconciliation,
 )
+from voicelake.errors import ReportedError
 from voicelake.lake import scalar
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.quality import (
@@ -91,7 +92,7 @@ class ValidationReport:
         return f"{summarise(self.outcomes)}\nData Docs: {self.docs}"
 
 
-class ValidationFailed(RuntimeError):
+class ValidationFailed(ReportedError):
     """A critical expectation failed; the message is the readable summary."""
 
     def __init__(self, report: ValidationReport) -> None:

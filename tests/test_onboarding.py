@@ -8,6 +8,7 @@ from pyspark.sql import SparkSession
 
 from voicelake.cli import cmd_sql
 from voicelake.config import ConfigError, load_config
+from voicelake.errors import ReportedError
 from voicelake.jobs import build_silver
 from voicelake.runtime import run_job
 
@@ -59,6 +60,18 @@ def test_job_errors_are_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("VOICELAKE_DEBUG", "1")
     assert run_job(broken, []) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_report_error_prints_its_whole_report(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    def failed_checks(_: object) -> int:
+        raise ReportedError("validation failed (gold_x):\nFAIL  gold_x\n  expect_y: observed 3")
+
+    monkeypatch.delenv("VOICELAKE_DEBUG", raising=False)
+    assert run_job(failed_checks, []) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: validation failed (gold_x): (traceback: rerun with --debug or VOICELAKE_DEBUG=1)",
+        "FAIL  gold_x", "  expect_y: observed 3"]
 
 
 def test_sql_csv_prints_every_row_and_says_when_limited(spark: SparkSession, tmp_path: Path,

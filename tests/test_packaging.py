@@ -44,7 +44,7 @@ def test_the_shared_core_imports_nothing_from_jobs_models_or_the_cli(module: str
     assert not upward, f"voicelake/{module}.py imports {upward}"
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_wheel_installs_in_a_fresh_venv_and_runs_a_job(tmp_path: Path) -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv is None:

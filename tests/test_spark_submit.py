@@ -12,7 +12,7 @@ from tests.conftest import write_jsonl
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_ingest_job_runs_under_spark_submit(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write_jsonl(home / "landing" / "chat_messages", "d1.jsonl", [

@@ -16,6 +16,11 @@ DEBUG_ENV = "VOICELAKE_DEBUG"
 EXPECTED = (ValueError, LookupError, RuntimeError, OSError)
 
 
+class ReportedError(RuntimeError):
+    """A failure whose message is a report of several lines (which checks failed and what was
+    observed): the CLI prints all of it, not only its first line."""
+
+
 def debug_requested(argv: Sequence[str] | None = None) -> bool:
     """True with ``--debug`` among the arguments or ``VOICELAKE_DEBUG=1`` in the environment."""
     args = sys.argv[1:] if argv is None else argv
@@ -37,4 +42,6 @@ def report_error(exc: BaseException, debug: bool) -> int:
         traceback.print_exception(exc)
     hint = "" if debug else f" (traceback: rerun with {DEBUG_FLAG} or {DEBUG_ENV}=1)"
     print(f"error: {one_line(exc)}{hint}", file=sys.stderr)
+    if isinstance(exc, ReportedError):
+        print("\n".join(str(exc).splitlines()[1:]), file=sys.stderr)
     return 1

@@ -103,7 +103,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Shell, str]:
     return shell, run.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[Shell, str],
                                                                  spark: SparkSession) -> None:
     shell, out = sample
@@ -131,6 +131,7 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
 ALREADY_DONE = "ingest|validate_bronze|build_silver|score"  # the copied lake holds their output
 
 
+@pytest.mark.e2e
 def test_a_failed_gold_check_fails_the_daily_run_and_leaves_gold_unchanged(
         shared_lake: SharedLake, spark: SparkSession, tmp_path: Path) -> None:
     config = shared_lake.copy(tmp_path / "home")

@@ -42,6 +42,7 @@ from voicelake.schemas import (
 )
 
 START = date(2026, 3, 1)
+pytestmark = pytest.mark.e2e  # each drill kills a `voicelake` process with its own JVM
 
 
 @pytest.fixture(scope="module")

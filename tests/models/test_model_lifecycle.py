@@ -185,6 +185,7 @@ def test_no_champion_message_names_train(tmp_path: Path, spark: SparkSession) ->
     configure_mlflow(config)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("point", ["score.before_merge", "score.after_merge"])
 def test_scoring_killed_around_its_merge_loses_and_duplicates_nothing(champion, point: str) -> None:
     """Crash drill: kill -9 the score job before / after its MERGE, rerun: every message scored once."""

@@ -25,7 +25,8 @@ def raw_reviews(spark: SparkSession, rows: list[dict], parse_error: str | None =
 @pytest.mark.parametrize("change, reason", [
     ({}, None),
     ({"_parse_error": "malformed_csv"}, "malformed_csv"),
-    ({"_raw": "caf\ufffd"}, "invalid_utf8"),
+    ({"_parse_error": "invalid_utf8"}, "invalid_utf8"),  # the reader saw invalid bytes
+    ({"_raw": "caf\ufffd"}, None),  # U+FFFD in valid text is a character, not an encoding error
     ({"review_id": None}, "missing_required:review_id"),
     ({"review_id": "  "}, "missing_required:review_id"),
     ({"created_at": "last tuesday"}, "bad_timestamp:created_at"),
