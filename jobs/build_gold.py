@@ -1,13 +1,16 @@
-"""Build the gold marts BI analysts query from silver: gold.service_daily, and
-gold.emotion_daily once silver.message_emotions exists.
+"""Build the gold marts BI analysts query from silver: gold.service_daily, and once
+silver.message_emotions exists gold.emotion_daily and the voice-of-customer marts
+(gold.emotion_index, conversation_outcomes, agent_scorecard, service_gaps, passive_drivers;
+see ``jobs/voc_marts.py`` and docs/marts.md).
 
 Publish protocol: the marts are written to a staging copy of this run
 (``<root>/_staging/<run id>``, `Lake.stage`), validated with their Great Expectations suites,
 and only then copied into the gold tables; the run's staging folder is deleted after publishing,
 so concurrent builds never share one. When a critical
 expectation fails, the gold tables stay at their Delta version, the failing rows go to
-quarantine, and the job exits 1 with the summary. Partition-scoped by ``date``:
-publishing a date replaces that date. A dated run also rebuilds every date that silver
+quarantine, and the job exits 1 with the summary. Partition-scoped: publishing a date
+replaces that date of the daily marts, and its week (and the week before) or month of the
+voice-of-customer marts. A dated run also rebuilds every date that silver
 rebuilt since gold last published it (late or updated records; see ``jobs/build_log.py``),
 and records what it published in ``gold.build_log``.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -31,6 +34,7 @@ from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build,
 from voicelake.faults import fault
 from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
+from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, VocScope, build_voc_marts, voc_scope
 from voicelake.lake import scalar
 from voicelake.runtime import (
     JobContext,
@@ -42,13 +46,15 @@ from voicelake.runtime import (
 )
 from voicelake.schemas import (
     GOLD_EMOTION_DAILY,
+    GOLD_EMOTION_INDEX,
     GOLD_SERVICE_DAILY,
     SILVER_CONVERSATIONS,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGES,
 )
 
-GOLD_TABLES = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
+DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
+GOLD_TABLES = (*DAILY_MARTS, *VOC_MARTS)
 
 
 def new_run_id() -> str:
@@ -61,6 +67,31 @@ def staging_run_id(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
 
 
+def partition_column(table: str) -> str:
+    """The column a gold table is partitioned (and published) by."""
+    return VOC_PARTITIONS.get(table, "date")
+
+
+def _scope(ctx: JobContext, dates: Sequence[date] | None) -> VocScope:
+    repeat = int(ctx.config.voc.outcomes.get("repeat_window_days", 7))
+    return voc_scope(dates, repeat)
+
+
+def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) -> list[date] | None:
+    """The partitions of ``table`` a build of ``dates`` replaces (None: the whole table)."""
+    if table in VOC_PARTITIONS:
+        return _scope(ctx, dates).partitions(table)
+    return None if dates is None else list(dates)
+
+
+def data_cut_off(ctx: JobContext, dates: Sequence[date] | None) -> datetime:
+    """The cut-off of the data a build sees: the end of its last date, or now (naive UTC)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if dates is None:
+        return now
+    return min(now, datetime.combine(max(dates) + timedelta(days=1), time()))
+
+
 def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:
     """Build the marts for the dates (all when None) into the run's staging copies."""
     conversations = ctx.lake.read(SILVER_CONVERSATIONS)
@@ -71,16 +102,21 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
     marts = {GOLD_SERVICE_DAILY: build_service_daily(conversations, messages)}
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
         marts[GOLD_EMOTION_DAILY] = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
-    return {table: ctx.lake.stage(frame, table, run_id, partition_by=["date"]) for table, frame in marts.items()}
+        marts.update(build_voc_marts(ctx, _scope(ctx, dates), data_cut_off(ctx, dates)))
+    return {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
+            for table, frame in marts.items()}
 
 
 def staged_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:
-    """What an earlier `stage_gold` of the run left in staging (emotion_daily only if staged)."""
-    staged = {GOLD_SERVICE_DAILY: ctx.lake.read_staged(GOLD_SERVICE_DAILY, run_id)}
+    """What an earlier `stage_gold` of the run left in staging (the emotion marts only if staged)."""
+    tables = [GOLD_SERVICE_DAILY]
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
-        staged[GOLD_EMOTION_DAILY] = ctx.lake.read_staged(GOLD_EMOTION_DAILY, run_id)
-    if dates is not None:
-        staged = {t: f.where(F.col("date").isin(list(dates))) for t, f in staged.items()}
+        tables += [GOLD_EMOTION_DAILY, *(t for t in VOC_MARTS if ctx.lake.has_staged(t, run_id))]
+    staged = {}
+    for table in tables:
+        frame = ctx.lake.read_staged(table, run_id)
+        values = partition_values(ctx, table, dates)
+        staged[table] = frame if values is None else frame.where(F.col(partition_column(table)).isin(values))
     return staged
 
 
@@ -93,10 +129,11 @@ def publish_gold(ctx: JobContext, staged: Mapping[str, DataFrame],
         raise ValidationFailed(report)
     written = {}
     for table, frame in staged.items():
-        if dates is None:
-            ctx.lake.overwrite(frame, table, partition_by=["date"])
+        values = partition_values(ctx, table, dates)
+        if values is None:
+            ctx.lake.overwrite(frame, table, partition_by=[partition_column(table)])
         else:
-            ctx.lake.replace_partitions(frame, table, "date", dates)
+            ctx.lake.replace_partitions(frame, table, partition_column(table), values)
         written[table] = ctx.lake.rows_written(table)
         fault("gold.between_tables")  # crash drill: one table published, the other not yet
     published = set(dates) if dates is not None else None
@@ -104,6 +141,13 @@ def publish_gold(ctx: JobContext, staged: Mapping[str, DataFrame],
                      if published is None or set(rebuilt) <= published]
     record_build(ctx, GOLD_BUILD_LOG, new_build_id(), None, dates,
                  dates if dates is not None else [], silver_builds)
+    if GOLD_EMOTION_INDEX in staged:  # the calibration model the published rows name becomes @champion
+        versions = [r[0] for r in staged[GOLD_EMOTION_INDEX].select("calibration_version").distinct().collect()
+                    if r[0] is not None]
+        if versions:
+            from voicelake.models.calibration_registry import promote
+
+            promote(ctx.config, max(versions, key=int))
     return written, report
 
 

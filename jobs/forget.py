@@ -8,8 +8,10 @@ Deletes, for customer ID (raw id in bronze, its pseudonym ``customer_key`` in si
   silver.message_emotions rows, silver.label_feedback rows linked to those conversations
   (``group_id``) or naming ID, and gold.validation_results rows whose observed value names
   ID or the pseudonym;
-then rebuilds the gold dates the customer's messages and conversations touched (gold holds
-aggregates only) and purges history: VACUUM with retention 0 (Delta's retention check is
+- gold.conversation_outcomes rows of the customer (the only gold mart with one row per
+  conversation; the rebuild below would drop them too, but only from its weeks);
+then rebuilds the gold dates the customer's messages and conversations touched (the other
+marts hold aggregates) and purges history: VACUUM with retention 0 (Delta's retention check is
 switched off for that call only), then each changed table is rewritten without its Delta
 log, whose earlier commits keep column statistics (min/max values) of the deleted rows.
 Time travel to versions before the erasure is gone for those tables; that is the point.
@@ -35,6 +37,7 @@ from pyspark.sql import functions as F
 from voicelake.pii import hmac_pseudonym
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import (
+    GOLD_CONVERSATION_OUTCOMES,
     GOLD_SERVICE_DAILY,
     QUARANTINE,
     SILVER_CONVERSATIONS,
@@ -168,6 +171,8 @@ def forget(ctx: JobContext, customer_id: str, rebuild_gold: bool = True) -> Forg
     _delete(ctx, SILVER_LABEL_FEEDBACK, F.col("group_id").isin(conversations)
             | mentions(F.col("text"), raw_tokens), result)
     _delete(ctx, VALIDATION_RESULTS, mentions(F.col("observed_value"), [*raw_tokens, pseudonym]), result)
+    _delete(ctx, GOLD_CONVERSATION_OUTCOMES, (F.col("customer_key") == pseudonym)
+            | F.col("conversation_id").isin(conversations), result)
     result.gold_dates = sorted(d for d in dates if d is not None)
     result.landing_files = sorted(landing)
 

@@ -42,6 +42,7 @@ from voicelake.jobs.transforms.quality import (
     with_date_reconciliation,
 )
 from voicelake.errors import ReportedError
+from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, voc_scope
 from voicelake.lake import scalar
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.quality import (
@@ -176,6 +177,17 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         if dates is not None:
             frame = frame.where(F.col("date").isin(list(dates)))
         yield suite, with_date_reconciliation(frame, silver_counts), None
+    scope = voc_scope(dates, int(config.voc.outcomes.get("repeat_window_days", 7)))
+    for table in VOC_MARTS:
+        suite = configured_suite(config, "gold_" + table.partition(".")[2])
+        frame = read(table)
+        if frame is None:
+            yield suite, None, "not built (needs scored messages)"
+            continue
+        values = scope.partitions(table)
+        if values is not None:
+            frame = frame.where(F.col(VOC_PARTITIONS[table]).isin(values))
+        yield suite, frame, None
 
 
 def _published(ctx: JobContext) -> Callable[[str], DataFrame | None]:

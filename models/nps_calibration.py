@@ -213,6 +213,9 @@ def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray
             continue
         p = _segment_prior(base, known, answered, ratio, keep, w, prior, iterations, tol)
         draws.append(100 * (p[2] - p[0]))
+    index = float(100 * (prior[2] - prior[0]))
     low, high = (np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan))
-    return SegmentIndex(n, int(answered.sum()), float(100 * (prior[2] - prior[0])), float(low), float(high),
+    # a percentile interval of a skewed small segment can miss its own estimate: widen to hold it
+    low, high = min(float(low), index), max(float(high), index)
+    return SegmentIndex(n, int(answered.sum()), index, float(low), float(high),
                         (float(prior[0]), float(prior[1]), float(prior[2])))

@@ -34,6 +34,7 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("voicelake.jobs.score", "score silver.messages with the champion into silver.message_emotions"),
     "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
     "forget": ("voicelake.jobs.forget", "erase one customer's records from every layer (right to erasure)"),
+    "insights": ("voicelake.jobs.insights", "one-screen voice-of-customer summary of a week: index, gaps, agents"),
 }
 TABLE_MAX_ROWS = 1000  # `voicelake sql --format table` prints at most this many rows by default
 LOCAL_COMMANDS: dict[str, str] = {
@@ -172,6 +173,13 @@ def print_tables(ctx: Any) -> None:
                       [(t.name, t.rows, t.version, t.location) for t in infos], "table"))
 
 
+def print_insights(ctx: Any) -> None:
+    """The week's voice-of-customer summary (`voicelake insights`)."""
+    from voicelake.jobs.insights import insights
+
+    print("\n" + "\n".join(insights(ctx)))
+
+
 def cmd_tables(argv: Sequence[str]) -> int:
     from voicelake.runtime import open_lake
 
@@ -220,6 +228,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     with step("tables"), open_lake(args.env) as ctx:
         print_tables(ctx)
+        print_insights(ctx)
     print(f"\nData Docs (validation reports): {config.validation.data_docs_dir}/index.html")
     print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
     return 0
@@ -302,6 +311,7 @@ def _run_in_process(env: str | None) -> int:
                 print(f"{table}: published {rows} rows")
         with step("tables"):
             print_tables(ctx)
+            print_insights(ctx)
     print(f"\nData Docs (validation reports): {ctx.config.validation.data_docs_dir}/index.html")
     print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
     return 0

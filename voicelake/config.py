@@ -125,6 +125,38 @@ def _validation_config(v: Mapping[str, Any]) -> ValidationConfig:
 
 
 @dataclass(frozen=True)
+class VocConfig:
+    """Voice-of-customer marts (``voc:``; definitions in docs/marts.md)."""
+
+    window_days: int = 7
+    min_customers: int = 30
+    min_respondents: int = 30
+    bootstrap_replicates: int = 200
+    calibration_model_name: str = "voicelake-nps-calibration"
+    outcomes: Mapping[str, Any] = field(default_factory=dict)
+    min_opportunities: int = 10
+    min_conversations: int = 20
+    passives: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _voc_config(v: Mapping[str, Any]) -> VocConfig:
+    defaults = VocConfig()
+    if int(v.get("window_days", 7)) < 7:
+        raise ConfigError("voc.window_days must be at least 7 (one week)")
+    return VocConfig(
+        window_days=int(v.get("window_days", defaults.window_days)),
+        min_customers=int(v.get("min_customers", defaults.min_customers)),
+        min_respondents=int(v.get("min_respondents", defaults.min_respondents)),
+        bootstrap_replicates=int(v.get("bootstrap_replicates", defaults.bootstrap_replicates)),
+        calibration_model_name=str(v.get("calibration_model_name", defaults.calibration_model_name)),
+        outcomes=dict(v.get("outcomes") or {}),
+        min_opportunities=int(v.get("min_opportunities", defaults.min_opportunities)),
+        min_conversations=int(v.get("min_conversations", defaults.min_conversations)),
+        passives=dict(v.get("passives") or {}),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     home: str
@@ -138,6 +170,7 @@ class Config:
     mlflow: MlflowConfig
     model: ModelConfig
     validation: ValidationConfig
+    voc: VocConfig = field(default_factory=VocConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -294,5 +327,6 @@ def load_config(
         mlflow=MlflowConfig(**{k: str(v) for k, v in mlflow.items()}),
         model=_model_config(data["model"]),
         validation=_validation_config(data.get("validation") or {}),
+        voc=_voc_config(data.get("voc") or {}),
         raw=data,
     )

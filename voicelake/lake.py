@@ -100,6 +100,10 @@ class Lake:
         _overwrite(df, self.staging_location(table, run_id), partition_by)
         return self.read_staged(table, run_id)
 
+    def has_staged(self, table: str, run_id: str) -> bool:
+        """True when run ``run_id`` staged ``table``."""
+        return bool(DeltaTable.isDeltaTable(self.spark, self.staging_location(table, run_id)))
+
     def read_staged(self, table: str, run_id: str) -> DataFrame:
         """What run ``run_id`` staged for ``table``."""
         location = self.staging_location(table, run_id)

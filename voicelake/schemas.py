@@ -132,6 +132,12 @@ SILVER_MESSAGE_EMOTIONS = "silver.message_emotions"
 SILVER_LABEL_FEEDBACK = "silver.label_feedback"
 GOLD_SERVICE_DAILY = "gold.service_daily"
 GOLD_EMOTION_DAILY = "gold.emotion_daily"
+# voice-of-customer marts (docs/marts.md): partitioned by week, passive drivers by month
+GOLD_EMOTION_INDEX = "gold.emotion_index"
+GOLD_CONVERSATION_OUTCOMES = "gold.conversation_outcomes"
+GOLD_AGENT_SCORECARD = "gold.agent_scorecard"
+GOLD_SERVICE_GAPS = "gold.service_gaps"
+GOLD_PASSIVE_DRIVERS = "gold.passive_drivers"
 VALIDATION_RESULTS = "gold.validation_results"
 
 

@@ -9,7 +9,8 @@
    shares re-estimated for the segment by EM with the customers' own answers as known
    (`voicelake.models.nps_calibration.segment_index`), run in parallel per segment with
    ``applyInPandas``; index = 100 * (P(promoter) - P(detractor)), a 95% Poisson-bootstrap
-   interval over customers, the survey NPS of the respondents beside it, and coverage.
+   interval over customers, the survey NPS of the respondents beside it, coverage, and the
+   silent middle (expected passives among the customers who did not answer).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ INDEX_SCHEMA = (
     "week date, product string, channel string, active_customers long, customers_heard long, "
     "customers_surveyed long, survey_nps double, emotion_index double, emotion_index_low double, "
     "emotion_index_high double, share_detractor double, share_passive double, share_promoter double, "
-    "coverage double, status string")
+    "coverage double, never_surveyed long, silent_passives double, status string")
 
 
 def feature_names(labels: Sequence[str]) -> tuple[str, ...]:
@@ -113,8 +114,10 @@ def _segments(customers: DataFrame) -> DataFrame:
 
 
 def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | None, replicates: int = 200,
-                        min_customers: int = 30, seed: int = 0) -> DataFrame:
-    """gold.emotion_index rows (without the model version column, added by the job)."""
+                        min_customers: int = 30, seed: int = 0,
+                        missing_model: str = "no calibration model: too few survey answers to fit one") -> DataFrame:
+    """gold.emotion_index rows (without the model version column, added by the job);
+    ``missing_model`` is the status of every row when ``coefficients`` is None."""
     if coefficients is None:
         segments = _segments(customers.select(
             "*", *(F.lit(None).cast("double").alias(c) for c in ("q_detractor", "q_passive", "q_promoter"))))
@@ -133,9 +136,10 @@ def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | 
             "customers_surveyed": int(surveyed.sum()), "survey_nps": survey_nps,
             "emotion_index": None, "emotion_index_low": None, "emotion_index_high": None,
             "share_detractor": None, "share_passive": None, "share_promoter": None,
-            "coverage": float(frame["heard"].mean()), "status": "ok"}
+            "coverage": float(frame["heard"].mean()), "never_surveyed": int((~surveyed).sum()),
+            "silent_passives": None, "status": "ok"}
         if model is None:
-            row["status"] = "no calibration model: too few survey answers to fit one"
+            row["status"] = missing_model
         elif len(frame) < min_customers:
             row["status"] = f"too few active customers (n={len(frame)} < {min_customers})"
         else:
@@ -143,7 +147,9 @@ def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | 
             result = segment_index(model, base, answers, replicates=replicates, seed=seed)
             row.update(emotion_index=result.index, emotion_index_low=result.low, emotion_index_high=result.high,
                        share_detractor=result.prior[0], share_passive=result.prior[1],
-                       share_promoter=result.prior[2])
+                       share_promoter=result.prior[2],
+                       # the silent middle: expected passives among those who never answered
+                       silent_passives=max(0.0, result.prior[1] * len(frame) - float((answers == 1).sum())))
         return pd.DataFrame([row])
 
     return segments.groupBy("week", "product", "channel").applyInPandas(one_segment, INDEX_SCHEMA)

@@ -28,8 +28,9 @@ def wilson_interval(successes: Column, trials: Column, z: float = Z95) -> tuple[
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * F.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     valid = trials > 0
-    return (F.when(valid, F.greatest(F.lit(0.0), centre - half)),
-            F.when(valid, F.least(F.lit(1.0), centre + half)))
+    # the rate itself always lies inside (at 0 or 1 rounding could put the bound a hair past it)
+    return (F.when(valid, F.greatest(F.lit(0.0), F.least(p, centre - half))),
+            F.when(valid, F.least(F.lit(1.0), F.greatest(p, centre + half))))
 
 
 def empirical_bayes_rate(df: DataFrame, successes: str, trials: str, partition_by: list[str],
@@ -42,13 +43,13 @@ def empirical_bayes_rate(df: DataFrame, successes: str, trials: str, partition_b
     noise). Rows without trials get the pooled rate.
     """
     w = Window.partitionBy(*partition_by) if partition_by else Window.partitionBy(F.lit(1))
-    rate = F.col(successes) / F.col(trials)
-    pooled = F.sum(successes).over(w) / F.sum(trials).over(w)
+    rate = F.try_divide(F.col(successes), F.col(trials).cast("double"))
+    pooled = F.try_divide(F.sum(successes).over(w), F.sum(trials).over(w).cast("double"))  # NULL: no trials
     rated = F.when(F.col(trials) > 0, rate)
     var = F.var_samp(rated).over(w)
     mean_n = F.avg(F.when(F.col(trials) > 0, F.col(trials))).over(w)
     # observed variance of rates = between-group variance + binomial noise m(1-m)/n
-    between = var - pooled * (1 - pooled) / mean_n
+    between = var - F.try_divide(pooled * (1 - pooled), mean_n)
     strength = F.when(between > 0, pooled * (1 - pooled) / between - 1)
     k = F.greatest(F.lit(min_prior_strength), F.coalesce(strength, F.lit(1e6)))
     return (df.withColumn("_m", pooled).withColumn("_k", k)

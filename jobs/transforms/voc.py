@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from voicelake.jobs.transforms.stats import Z95, empirical_bayes_rate, wilson_interval
 
 DISTRESS_LABELS = ("anger", "frustration", "anxiety", "disappointment")
+SUPPORT_CHANNELS = ("ticket", "chat", "email", "call", "social")  # a new contact; reviews and surveys are not
 HOUR_BANDS = ((0, 6, "00-06"), (6, 12, "06-12"), (12, 18, "12-18"), (18, 24, "18-24"))
 
 
@@ -92,8 +93,11 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
     # a distressed customer turn that an agent answered afterwards
     opportunity = is_customer & (F.col("distress") >= params.distress_threshold) & F.col("_next_agent_key").isNotNull()
     hit = opportunity & _is_hit(params)
-    first_customer_at = F.min(F.when(is_customer, F.col("sent_at")))
-    first_empathy_at = F.min(F.when(is_agent & (F.col("p_empathy") >= params.empathy_threshold), F.col("sent_at")))
+    turns = turns.withColumn("_first_customer_at", F.min(F.when(is_customer, F.col("sent_at"))).over(customer_turns))
+    first_customer_at = F.min("_first_customer_at")
+    # the first empathetic agent turn after the customer spoke (not a greeting before it)
+    first_empathy_at = F.min(F.when(is_agent & (F.col("p_empathy") >= params.empathy_threshold)
+                                    & (F.col("sent_at") >= F.col("_first_customer_at")), F.col("sent_at")))
     per_conv = turns.groupBy("conversation_id").agg(
         F.min_by(F.when(is_customer, F.col("valence")), F.when(is_customer, F.col("_c_rank"))).alias("first_v"),
         F.max_by(F.when(is_customer, F.col("valence")), F.when(is_customer, F.col("_c_rank"))).alias("last_v"),
@@ -113,11 +117,15 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
     conv = conversations.select(
         "conversation_id", "channel", "product", "queue", "customer_key", "agent_key", "opened_at",
         "opened_date", "first_response_minutes", "resolution_minutes", "sla_breached", "csat", "nps_score",
-        F.coalesce(F.col(topic).cast("string"), F.lit("unknown")).alias("_topic"))
-    later = Window.partitionBy("customer_key", "_topic").orderBy("opened_at", "conversation_id")
-    conv = conv.withColumn("_next_contact_at", F.lead("opened_at").over(later))
+        F.col(topic).cast("string").alias("_topic"))
+    # the customer's next support contact on the same topic (a conversation without a topic,
+    # a review or a survey answer is never one)
+    later = (Window.partitionBy("customer_key", "_topic").orderBy("opened_at", "conversation_id")
+             .rowsBetween(1, Window.unboundedFollowing))
+    is_contact = F.col("channel").isin(*SUPPORT_CHANNELS) & F.col("_topic").isNotNull()
+    conv = conv.withColumn("_next_contact_at", F.first(F.when(is_contact, F.col("opened_at")), True).over(later))
     window_s = params.repeat_window_days * 86400
-    repeat = (F.col("customer_key").isNotNull() & F.col("_next_contact_at").isNotNull()
+    repeat = (F.col("customer_key").isNotNull() & F.col("_topic").isNotNull() & F.col("_next_contact_at").isNotNull()
               & (F.unix_timestamp("_next_contact_at") - F.unix_timestamp("opened_at") <= window_s))
     started_negative = F.col("first_v") < params.negative_valence
     ended_non_negative = F.col("last_v") >= params.non_negative_valence
@@ -227,13 +235,15 @@ def build_service_gaps(conversations: DataFrame, outcomes: DataFrame, as_of: dat
         F.percentile("frt_or_waited", 0.5).alias("first_response_p50_minutes"),
         F.percentile("frt_or_waited", 0.9).alias("first_response_p90_minutes"))
     whole = joined.groupBy("week").agg(
-        (F.sum(F.col("started_negative").cast("int")) / F.count("started_negative")).alias("_neg_all"),
-        (F.sum(F.col("sla_breached").cast("int")) / F.count("sla_breached")).alias("_breach_all"))
+        F.try_divide(F.sum(F.col("started_negative").cast("int")), F.count("started_negative").cast("double"))
+        .alias("_neg_all"),
+        F.try_divide(F.sum(F.col("sla_breached").cast("int")), F.count("sla_breached").cast("double"))
+        .alias("_breach_all"))
     seg = seg.join(whole, "week")
     neg_share = F.try_divide(F.col("negative_conversations"), F.col("scored_conversations").cast("double"))
     breach = F.try_divide(F.col("sla_breaches"), F.col("sla_conversations").cast("double"))
-    var = (F.coalesce(neg_share * (1 - neg_share) / F.col("scored_conversations"), F.lit(0.0))
-           + F.coalesce(breach * (1 - breach) / F.col("sla_conversations"), F.lit(0.0)))
+    var = (F.coalesce(F.try_divide(neg_share * (1 - neg_share), F.col("scored_conversations")), F.lit(0.0))
+           + F.coalesce(F.try_divide(breach * (1 - breach), F.col("sla_conversations")), F.lit(0.0)))
     gap = F.coalesce(neg_share - F.col("_neg_all"), F.lit(0.0)) + F.coalesce(breach - F.col("_breach_all"), F.lit(0.0))
     n_lo, n_hi = wilson_interval(F.col("negative_conversations"), F.col("scored_conversations"))
     b_lo, b_hi = wilson_interval(F.col("sla_breaches"), F.col("sla_conversations"))
@@ -321,8 +331,8 @@ def build_passive_drivers(respondents: DataFrame, texts: DataFrame, customer_emo
     inv, inv_lo, inv_hi = _log_ratio_interval(F.col("promoters_with"), F.col("promoters"),
                                               F.col("passives_with"), F.col("passives"))
     common: list[Column | str] = ["month", "product", "item", "passives_with", "passives", "promoters_with", "promoters",
-              (F.col("passives_with") / F.col("passives")).alias("passive_share"),
-              (F.col("promoters_with") / F.col("promoters")).alias("promoter_share")]
+              F.try_divide(F.col("passives_with"), F.col("passives").cast("double")).alias("passive_share"),
+              F.try_divide(F.col("promoters_with"), F.col("promoters").cast("double")).alias("promoter_share")]
     drivers = counted.select(*common, "kind", lift.alias("lift"), lo.alias("lift_low"), hi.alias("lift_high"),
                              (F.col("passives_with") >= params.min_support).alias("_enough"))
     delighters = counted.where(F.col("kind") == "theme").select(
@@ -338,17 +348,3 @@ def build_passive_drivers(respondents: DataFrame, texts: DataFrame, customer_emo
                         .otherwise(F.lit("ok")))
             .drop("_enough"))
 
-
-def silent_middle(customer_classes: DataFrame) -> DataFrame:
-    """Per month x product: customers never surveyed whose predicted class is passive.
-
-    ``customer_classes``: (month, product, customer_key, answered boolean, q_detractor,
-    q_passive, q_promoter) with the calibrated probabilities of each active customer.
-    """
-    predicted = F.when((F.col("q_passive") >= F.col("q_promoter")) & (F.col("q_passive") >= F.col("q_detractor")),
-                       F.lit(True)).otherwise(F.lit(False))
-    return customer_classes.groupBy("month", "product").agg(
-        F.count(F.lit(1)).alias("active_customers"),
-        F.count(F.when(~F.col("answered"), 1)).alias("never_surveyed"),
-        F.count(F.when(~F.col("answered") & predicted, 1)).alias("silent_passives"),
-        F.sum(F.when(~F.col("answered"), F.col("q_passive"))).alias("expected_silent_passives"))

@@ -38,3 +38,17 @@ def synthetic_scores(messages: DataFrame, labels: Sequence[str], positive: Seque
         F.lit(TOP_PROBABILITY).alias("confidence"), F.lit("ok").alias("input_status"),
         F.lit("synthetic").alias("model_name"), F.lit("0").alias("model_version"),
         F.lit(datetime(2026, 1, 1)).alias("scored_at"), "sent_date")
+
+
+def planted_scores(messages: DataFrame, truth_messages: DataFrame, labels: Sequence[str],
+                   positive: Sequence[str], negative: Sequence[str]) -> DataFrame:
+    """Synthetic scores whose label is the emotion the generator drew each text from (its
+    ``truth/messages.jsonl``: customers' ``emotion``, agents' ``agent_tone`` 'empathy' as the
+    label ``empathy``, everything else ``neutral``): a perfect model, for judging the marts'
+    statistics on planted truth apart from the model's errors."""
+    planted = F.when(F.col("_tone") == "empathy", F.lit("empathy")).otherwise(F.col("_emotion"))
+    known = F.when(planted.isin(*labels), planted).otherwise(F.lit("neutral"))
+    truth = truth_messages.select("message_id", F.col("emotion").alias("_emotion"),
+                                  F.col("agent_tone").alias("_tone"))
+    return synthetic_scores(messages.join(truth, "message_id", "left"), labels, positive, negative,
+                            label=F.coalesce(known, F.lit("neutral")))

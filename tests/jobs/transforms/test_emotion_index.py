@@ -62,6 +62,9 @@ def test_emotion_index_recovers_the_segment_nps_with_an_interval(spark: SparkSes
         assert r["emotion_index_low"] <= r["emotion_index"] <= r["emotion_index_high"]
         assert r["status"] == "ok" and r["coverage"] == pytest.approx(1.0)
         assert r["share_detractor"] + r["share_passive"] + r["share_promoter"] == pytest.approx(1.0)
+        # the silent middle: expected passives among those who did not answer
+        assert r["never_surveyed"] == r["active_customers"] - r["customers_surveyed"]
+        assert 0 <= r["silent_passives"] <= r["never_surveyed"]
     small = out[out["channel"] == "survey"]
     assert (small["status"].str.startswith("too few") | (small["active_customers"] >= 30)).all()
     without = build_emotion_index(customers, None, replicates=5).toPandas()

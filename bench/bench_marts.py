@@ -1,0 +1,171 @@
+"""Benchmark and acceptance run of the voice-of-customer marts on one generated history.
+
+    .venv/bin/python bench/bench_marts.py [--days 60] [--customers 5000] [--keep]
+    .venv/bin/python bench/bench_marts.py --messages 1000000 --days 30    # the speed target
+
+Generates the history, ingests it, builds silver (timed), scores every message with the
+emotion its text was drawn from (`planted_scores`: a perfect model, so the figures judge the
+marts' statistics, not the emotion model), builds gold (the daily marts and the
+voice-of-customer marts, timed apart), then prints every acceptance figure against the
+planted truth (docs/marts.md):
+
+- emotion index vs the true NPS of active customers: MAE over product x week (target <= 5),
+  the respondents-only survey NPS's MAE (>= 15), the share of 95% intervals holding the
+  truth (>= 90%), calibration error of P(promoter) (<= 0.05);
+- trust_restored F1 (>= 0.9) and valence-shift sign agreement (>= 95%);
+- agents by empathy over the period: planted high three on top, low three at the bottom;
+- the top service gap (planted: the billing queue) and no decoy in the top three;
+- the first passive theme per product-month (planted: pricing);
+- marts build seconds / silver build seconds (target <= 0.5), measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_generate_ingest import generate_sample  # noqa: E402
+
+PRICING = {"price", "expensive", "cheaper", "fee", "pricing", "prices", "fees", "cost", "plan"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--customers", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=None, help="size by messages instead of customers")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary lake home")
+    args = parser.parse_args()
+
+    from voicelake.generator.plan import MESSAGES_PER_CUSTOMER_DAY
+
+    messages = args.messages or int(args.customers * args.days * MESSAGES_PER_CUSTOMER_DAY)
+    home = Path(tempfile.mkdtemp(prefix="voicelake-bench-marts-"))
+    summary, gen_s = generate_sample(home, messages, args.days)
+    print(f"generate: {summary['messages']} messages in {gen_s:.0f}s")
+
+    from pyspark.sql import functions as F
+
+    from voicelake.config import load_config
+    from voicelake.generator import judge
+    from voicelake.generator.scores import planted_scores
+    from voicelake.jobs.build_gold import (
+        DAILY_MARTS,
+        data_cut_off,
+        partition_column,
+    )
+    from voicelake.jobs.build_gold import build_gold as build_all
+    from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ingest import ingest
+    from voicelake.jobs.transforms.emotion_index import customer_windows, feature_names
+    from voicelake.jobs.voc_marts import _windows, build_voc_marts, survey_answers, voc_scope
+    from voicelake.models.taxonomy import load_taxonomy
+    from voicelake.pii import hmac_pseudonym
+    from voicelake.runtime import open_lake
+    from voicelake.schemas import (
+        GOLD_AGENT_SCORECARD,
+        GOLD_CONVERSATION_OUTCOMES,
+        GOLD_EMOTION_INDEX,
+        GOLD_PASSIVE_DRIVERS,
+        GOLD_SERVICE_GAPS,
+        SILVER_CONVERSATIONS,
+        SILVER_MESSAGE_EMOTIONS,
+        SILVER_MESSAGES,
+    )
+    from voicelake.secrets import pseudonym_key
+
+    config = load_config("local", overrides={"home": str(home)})
+    with open_lake(config=config) as ctx:
+        ingest(ctx)
+        t0 = time.perf_counter()
+        build_silver(ctx)
+        silver_s = time.perf_counter() - t0
+        n_messages = ctx.lake.read(SILVER_MESSAGES).count()
+        print(f"silver:   {n_messages} messages in {silver_s:.0f}s")
+        taxonomy = load_taxonomy()
+        truth = judge.read_truth(ctx.spark, home / "answers.json")
+        ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
+                                          taxonomy.positive, taxonomy.negative),
+                           SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+
+        # the marts alone, written where build_gold stages them, timed apart from validation
+        t0 = time.perf_counter()
+        marts = build_voc_marts(ctx, voc_scope(None, 7), data_cut_off(ctx, None))
+        for table, frame in marts.items():
+            ctx.lake.stage(frame, table, "bench", partition_by=[partition_column(table)])
+        marts_s = time.perf_counter() - t0
+        ctx.lake.drop_staging("bench")
+        print(f"voc marts: built and written in {marts_s:.0f}s = {marts_s / silver_s:.2f} x the silver build "
+              f"(target <= 0.5)")
+        t0 = time.perf_counter()
+        written = build_all(ctx)
+        print(f"build_gold (every mart staged, validated, published): {time.perf_counter() - t0:.0f}s; "
+              + ", ".join(f"{t} {n}" for t, n in written.items() if t not in DAILY_MARTS))
+
+        # acceptance figures
+        acc = judge.index_accuracy(ctx.lake.read(GOLD_EMOTION_INDEX), truth["population_nps"])
+        print(f"emotion index: {acc.product_weeks} product-weeks (edge weeks left out), MAE {acc.mae:.2f} "
+              f"(target <= 5); survey NPS MAE {acc.survey_mae:.2f} (>= 15); interval coverage "
+              f"{100 * acc.coverage:.1f}% (>= 90%); {acc.without_index} product-weeks without an index")
+        import mlflow
+
+        from voicelake.models.registry import configure_mlflow
+
+        configure_mlflow(config)
+        name = config.voc.calibration_model_name
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, "champion")
+        coefficients = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/coefficients.json")
+        labels = taxonomy.labels
+        messages_df = ctx.lake.read(SILVER_MESSAGES)
+        weeks = sorted({r[0] for r in ctx.lake.read(GOLD_EMOTION_INDEX).select("week").distinct().collect()})
+        customers = customer_windows(messages_df, ctx.lake.read(SILVER_MESSAGE_EMOTIONS),
+                                     survey_answers(ctx.lake.read(SILVER_CONVERSATIONS)),
+                                     _windows(ctx, weeks, config.voc.window_days), labels).toPandas()
+        key = pseudonym_key(config)
+        classes = truth["customer_weeks"].where(F.col("active")).select(
+            F.to_date("week_start").alias("week"), "customer_id", "nps_class").toPandas()
+        classes["customer_key"] = [hmac_pseudonym(c, key) for c in classes["customer_id"]]
+        cal = judge.calibration_figures(customers, coefficients, classes[["week", "customer_key", "nps_class"]])
+        print(f"calibration (v{version.version}): ECE of P(promoter) {cal['ece_promoter_all']:.3f} over "
+              f"{cal['customers']:.0f} active customer-weeks (target <= 0.05); non-respondents only "
+              f"{cal['ece_promoter_nonrespondents']:.3f}; features {len(feature_names(labels))}")
+
+        trust = judge.trust_agreement(ctx.lake.read(GOLD_CONVERSATION_OUTCOMES), truth["conversations"])
+        print(f"trust_restored: {trust.conversations} conversations, precision {trust.precision:.3f}, recall "
+              f"{trust.recall:.3f}, F1 {trust.f1:.3f} (>= 0.9); valence shift sign agreement "
+              f"{100 * trust.shift_sign_agreement:.1f}% (>= 95%)")
+
+        scenarios = json.loads((home / "answers.json").read_text())["scenarios"]
+        planted = scenarios.get("agent_empathy", {"high": [], "low": []})
+        agents = {f"A{i:03d}": hmac_pseudonym(f"A{i:03d}", key) or "" for i in range(1, 100)}
+        order = judge.agent_order(ctx.lake.read(GOLD_AGENT_SCORECARD), agents)
+        print(f"agents by empathy: top 3 {order[:3]} (planted {planted['high']}), bottom 3 {order[-3:]} "
+              f"(planted {planted['low']}): top {'OK' if set(order[:3]) == set(planted['high']) else 'MISS'}, "
+              f"bottom {'OK' if set(order[-3:]) == set(planted['low']) else 'MISS'}")
+
+        gaps = judge.top_service_gaps(ctx.lake.read(GOLD_SERVICE_GAPS))
+        weekly = judge.weekly_top(ctx.lake.read(GOLD_SERVICE_GAPS), "gap_rank", ["queue", "gap_score"])
+        slow = scenarios.get("slow_queue", {}).get("queue")
+        print(f"service gaps by queue: {list(zip(gaps['queue'], gaps['gap_score'].round(3), strict=True))}; "
+              f"planted slow queue {slow!r}; weeks whose rank-1 segment is in it: "
+              f"{int((weekly['queue'] == slow).sum())}/{len(weekly)}")
+
+        first = judge.first_passive_theme(ctx.lake.read(GOLD_PASSIVE_DRIVERS))
+        hits = first["item"].map(lambda item: bool(set(str(item).split()) & PRICING))
+        print(f"passive drivers: the rank-1 theme is about pricing in {int(hits.sum())}/{len(first)} "
+              f"product-months: {list(zip(first['product'], first['item'], strict=True))}")
+    if not args.keep:
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        print(f"kept {home}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""A one-screen voice-of-customer summary of one week for a support leader, read from gold.
+
+    voicelake insights [--week 2026-03-02]      # default: the latest week in gold.emotion_index
+
+It prints the emotion index of every product (all channels) with its 95% interval beside the
+survey NPS of the respondents and their gap, the three largest service gaps, the agents to
+learn from and to coach (shrunk empathy rate; only agents with enough opportunities), and
+what the passives lack (themes and emotions over-represented among passives, missing
+delighters) with the silent middle. Read-only; definitions in docs/marts.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+
+from voicelake.jobs.voc_marts import month_of, week_of
+from voicelake.lake import scalar
+from voicelake.runtime import JobContext, job_parser, open_lake, run_job
+from voicelake.schemas import GOLD_AGENT_SCORECARD, GOLD_EMOTION_INDEX, GOLD_PASSIVE_DRIVERS, GOLD_SERVICE_GAPS
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def latest_week(ctx: JobContext) -> date | None:
+    if not ctx.lake.exists(GOLD_EMOTION_INDEX):
+        return None
+    return scalar(ctx.lake.read(GOLD_EMOTION_INDEX).agg(F.max("week")))
+
+
+def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[str]:
+    """The summary's lines for ``week`` (a Monday; default the latest built)."""
+    week = week_of(week) if week and ctx.lake.exists(GOLD_EMOTION_INDEX) else latest_week(ctx)
+    if week is None:
+        return ["no voice-of-customer marts yet: run build-gold after scoring (voicelake run does both)"]
+    lake = ctx.lake
+    lines = [f"voice of the customer, week of {week}", ""]
+
+    lines.append("emotion index (every active customer) vs survey NPS (respondents only), all channels:")
+    index = (lake.read(GOLD_EMOTION_INDEX).where((F.col("week") == F.lit(week)) & (F.col("channel") == "all"))
+             .orderBy("product").collect())
+    for r in index:
+        if r["emotion_index"] is None:
+            lines.append(f"  {r['product']:<16} no index: {r['status']} ({r['active_customers']} active)")
+            continue
+        gap = (r["emotion_index"] - r["survey_nps"]) if r["survey_nps"] is not None else None
+        lines.append(
+            f"  {r['product']:<16} index {_num(r['emotion_index']):>6} [{_num(r['emotion_index_low'])}, "
+            f"{_num(r['emotion_index_high'])}]  survey NPS {_num(r['survey_nps']):>6} "
+            f"(n={r['customers_surveyed']})  gap {_num(gap):>6}  active {r['active_customers']}, "
+            f"heard {_pct(r['coverage'])}, silent passives ~{_num(r['silent_passives'], 0)}")
+    if not index:
+        lines.append("  (no rows this week)")
+
+    lines += ["", f"top {top} service gaps (excess negative share + SLA breach rate vs the whole service):"]
+    gaps = (lake.read(GOLD_SERVICE_GAPS).where((F.col("week") == F.lit(week)) & F.col("gap_rank").isNotNull())
+            .orderBy("gap_rank").limit(top).collect()) if lake.exists(GOLD_SERVICE_GAPS) else []
+    for r in gaps:
+        lines.append(
+            f"  {r['gap_rank']}. {r['queue']} / {r['channel']} / {r['product']} / {r['hour_band']}: gap "
+            f"{_num(r['gap_score'], 2)} [{_num(r['gap_score_low'], 2)}, {_num(r['gap_score_high'], 2)}], "
+            f"negative {_pct(r['negative_share'])}, breached {_pct(r['sla_breach_rate'])}, first response p90 "
+            f"{_num(r['first_response_p90_minutes'], 0)} min (n={r['conversations']}, {r['unanswered']} unanswered)")
+    if not gaps:
+        lines.append("  (no segment with enough conversations)")
+
+    agents = (lake.read(GOLD_AGENT_SCORECARD).where((F.col("week") == F.lit(week)) & (F.col("evidence") == "ok"))
+              .orderBy(F.col("rank_score").desc(), "agent_key").collect()) if lake.exists(GOLD_AGENT_SCORECARD) else []
+
+    def agent_line(r: Row) -> str:
+        return (f"  {r['agent_key'][:12]}  empathy {_pct(r['empathy_rate'])} [{_pct(r['empathy_rate_low'])}, "
+                f"{_pct(r['empathy_rate_high'])}] of {r['empathy_opportunities']} opportunities, "
+                f"trust restored {_pct(r['trust_restored_rate'])} of {r['started_negative']}")
+
+    lines += ["", "agents to learn from (shrunk empathy rate):"]
+    lines += [agent_line(r) for r in agents[:top]] or ["  (no agent with enough empathy opportunities)"]
+    lines += ["agents to coach:"]
+    lines += [agent_line(r) for r in list(reversed(agents))[:top] if r not in agents[:top]] or ["  (none)"]
+
+    month = month_of(week)
+    lines += ["", f"what the passives lack ({month:%Y-%m}, ranked: lift's lower bound above 1):"]
+    if lake.exists(GOLD_PASSIVE_DRIVERS):
+        drivers = (lake.read(GOLD_PASSIVE_DRIVERS).where((F.col("month") == F.lit(month))
+                                                          & F.col("rank").isNotNull() & (F.col("rank") <= top))
+                   .orderBy("product", "kind", "rank").collect())
+        for r in drivers:
+            lines.append(f"  {r['product']:<16} {r['kind']:<18} {r['rank']}. {r['item']!r}: lift {_num(r['lift'], 2)} "
+                         f"[{_num(r['lift_low'], 2)}, {_num(r['lift_high'], 2)}], passives "
+                         f"{r['passives_with']}/{r['passives']}, promoters {r['promoters_with']}/{r['promoters']}")
+        if not drivers:
+            lines.append("  (nothing over-represented with enough mentions)")
+    return lines
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = job_parser("voicelake insights", "A one-screen voice-of-customer summary of one week.")
+    parser.add_argument("--week", type=date.fromisoformat,
+                        help="any day of the week (YYYY-MM-DD); default: the latest week built")
+    args = parser.parse_args(argv)
+    with open_lake(args.env) as ctx:
+        print("\n".join(insights(ctx, args.week)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the CLI and spark-submit."""
+    return run_job(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

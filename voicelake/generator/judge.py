@@ -1,0 +1,146 @@
+"""Judge the voice-of-customer marts against the generator's planted truth.
+
+The acceptance figures of docs/marts.md, computed from the published gold tables and the
+``truth/`` folder beside a generated history's answer file (docs/generator.md): used by
+``tests/jobs/test_voc_marts.py`` and ``bench/bench_marts.py``. Pure reads; nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from voicelake.generator.history import TRUTH_DIR
+
+WEEKS_IGNORED_AT_EDGES = 1  # a partial first/last week has few active customers per product
+
+
+def _pandas(df: DataFrame) -> pd.DataFrame:
+    return cast(pd.DataFrame, df.toPandas())
+
+
+def read_truth(spark: SparkSession, answers_file: Path) -> dict[str, DataFrame]:
+    """The truth tables as DataFrames: customer_weeks, conversations, messages, population_nps."""
+    root = answers_file.parent / TRUTH_DIR
+    return {name: spark.read.json(str(root / f"{name}.jsonl"))
+            for name in ("customer_weeks", "conversations", "messages", "population_nps")}
+
+
+@dataclass(frozen=True)
+class IndexAccuracy:
+    product_weeks: int
+    mae: float                 # |emotion index - true NPS of active customers|, mean over product-weeks
+    survey_mae: float          # the same for the respondents-only survey NPS
+    coverage: float            # share of product-weeks whose 95% interval holds the true NPS
+    without_index: int         # product-weeks with no index (status says why)
+
+
+def index_accuracy(index: DataFrame, population: DataFrame) -> IndexAccuracy:
+    """The all-channel emotion index of each product-week against the true population NPS."""
+    ours = _pandas(index.where(F.col("channel") == "all").select(
+        "week", "product", "emotion_index", "emotion_index_low", "emotion_index_high", "survey_nps"))
+    truth = _pandas(population.select(F.to_date("week_start").alias("week"), "product", "true_nps"))
+    both = ours.merge(truth, on=["week", "product"]).dropna(subset=["true_nps"])
+    weeks = sorted(both["week"].unique())
+    if len(weeks) > 2 * WEEKS_IGNORED_AT_EDGES:
+        both = both[both["week"].isin(weeks[WEEKS_IGNORED_AT_EDGES:-WEEKS_IGNORED_AT_EDGES])]
+    scored = both.dropna(subset=["emotion_index"])
+    err = (scored["emotion_index"] - scored["true_nps"]).abs()
+    surveyed = both.dropna(subset=["survey_nps"])
+    inside = (scored["emotion_index_low"] <= scored["true_nps"]) & (scored["true_nps"] <= scored["emotion_index_high"])
+    return IndexAccuracy(len(scored), float(err.mean()) if len(err) else float("nan"),
+                         float((surveyed["survey_nps"] - surveyed["true_nps"]).abs().mean()),
+                         float(inside.mean()) if len(inside) else float("nan"), int(len(both) - len(scored)))
+
+
+@dataclass(frozen=True)
+class OutcomeAgreement:
+    conversations: int
+    precision: float
+    recall: float
+    f1: float
+    shift_sign_agreement: float   # share of conversations whose valence shift has the planted sign
+
+
+def trust_agreement(outcomes: DataFrame, truth_conversations: DataFrame) -> OutcomeAgreement:
+    """``trust_restored`` against the planted outcome, over conversations whose repeat window closed."""
+    truth = truth_conversations.where(F.col("started_negative").isNotNull()).select(
+        "conversation_id", F.col("trust_restored").alias("planted"),
+        F.col("started_negative").alias("planted_negative"), F.col("resolved").alias("planted_resolved"))
+    rows = _pandas(outcomes.where(~F.col("repeat_window_open")).join(truth, "conversation_id")
+                   .select("trust_restored", "planted", "valence_shift", "planted_negative", "planted_resolved"))
+    ours, planted = rows["trust_restored"].astype(bool), rows["planted"].fillna(False).astype(bool)
+    tp = float((ours & planted).sum())
+    precision = tp / max(1.0, float(ours.sum()))
+    recall = tp / max(1.0, float(planted.sum()))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    # the planted direction: a negative opening that got resolved moves up, any other stays or drops
+    moved = rows[rows["valence_shift"].abs() > 1e-9]
+    up = moved["planted_negative"].fillna(False).astype(bool) & moved["planted_resolved"].fillna(False).astype(bool)
+    agree = float(((moved["valence_shift"] > 0) == up).mean()) if len(moved) else float("nan")
+    return OutcomeAgreement(len(rows), precision, recall, f1, agree)
+
+
+def agent_order(scorecard: DataFrame, agent_ids: Mapping[str, str]) -> list[str]:
+    """Agents (generator ids) by empathy rate over the whole period, best first: hits and
+    opportunities summed over weeks, shrunk like the weekly rank score."""
+    totals = _pandas(scorecard.groupBy("agent_key").agg(F.sum("empathy_hits").alias("hits"),
+                                                        F.sum("empathy_opportunities").alias("n")))
+    totals = totals[totals["n"] > 0]
+    mean = totals["hits"].sum() / totals["n"].sum()
+    prior = 10.0  # pseudo-opportunities toward the team rate
+    totals["score"] = (totals["hits"] + prior * mean) / (totals["n"] + prior)
+    by_key = {v: k for k, v in agent_ids.items()}
+    ordered = totals.sort_values(["score", "agent_key"], ascending=[False, True])["agent_key"]
+    return [by_key.get(k, k) for k in ordered]
+
+
+def weekly_top(frame: DataFrame, rank_column: str, columns: Sequence[str]) -> pd.DataFrame:
+    """The rank-1 row of each week."""
+    return frame.where(F.col(rank_column) == 1).select("week", *columns).orderBy("week").toPandas()
+
+
+def top_service_gaps(gaps: DataFrame, top: int = 3) -> pd.DataFrame:
+    """Queue-level gap over the whole period: conversations-weighted gap score of each queue's
+    ranked segments, largest first."""
+    ranked = gaps.where(F.col("gap_rank").isNotNull())
+    return (ranked.groupBy("queue").agg(
+        (F.sum(F.col("gap_score") * F.col("conversations")) / F.sum("conversations")).alias("gap_score"),
+        F.sum("conversations").alias("conversations"))
+        .orderBy(F.col("gap_score").desc()).limit(top).toPandas())
+
+
+def first_passive_theme(drivers: DataFrame) -> pd.DataFrame:
+    """Per month x product the rank-1 theme."""
+    return (drivers.where((F.col("kind") == "theme") & (F.col("rank") == 1))
+            .select("month", "product", "item", "lift", "lift_low", "passives_with", "passives")
+            .orderBy("month", "product").toPandas())
+
+
+def calibration_figures(customers: pd.DataFrame, coefficients: Mapping[str, Any],
+                        truth_classes: pd.DataFrame) -> dict[str, float]:
+    """Calibration error of P(promoter) over active customers against their planted class.
+
+    ``customers``: customer_windows rows (week, customer_key, answer, features...);
+    ``truth_classes``: (week, customer_key, nps_class)."""
+    from voicelake.models.nps_calibration import CalibrationModel, calibration_error
+
+    model = CalibrationModel.from_coefficients(dict(coefficients))
+    features = list(model.features)
+    frame = customers.merge(truth_classes, on=["week", "customer_key"])
+    x = frame[features].astype(float).fillna(pd.Series(model.mean, index=features))
+    answered = frame["answer"].to_numpy() >= 0
+    p = np.where(answered[:, None], 0.0, model.predict_proba(x, nonrespondent=True))
+    p[answered, frame.loc[answered, "answer"].astype(int).to_numpy()] = 1.0
+    promoter = (frame["nps_class"] == "promoter").to_numpy(dtype=float)
+    heard = ~answered
+    return {"customers": float(len(frame)),
+            "ece_promoter_nonrespondents": calibration_error(p[heard, 2], promoter[heard]),
+            "ece_promoter_all": calibration_error(p[:, 2], promoter)}
