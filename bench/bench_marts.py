@@ -138,9 +138,11 @@ def main() -> None:
               f"{cal['ece_promoter_nonrespondents']:.3f}; features {len(feature_names(labels))}")
 
         trust = judge.trust_agreement(ctx.lake.read(GOLD_CONVERSATION_OUTCOMES), truth["conversations"])
+        shifted, sign = judge.shift_sign_agreement(ctx.lake.read(GOLD_CONVERSATION_OUTCOMES), messages_df,
+                                                   truth["messages"], taxonomy.positive, taxonomy.negative)
         print(f"trust_restored: {trust.conversations} conversations, precision {trust.precision:.3f}, recall "
               f"{trust.recall:.3f}, F1 {trust.f1:.3f} (>= 0.9); valence shift sign agreement "
-              f"{100 * trust.shift_sign_agreement:.1f}% (>= 95%)")
+              f"{100 * sign:.1f}% of {shifted} conversations with a planted shift (>= 95%)")
 
         scenarios = json.loads((home / "answers.json").read_text())["scenarios"]
         planted = scenarios.get("agent_empathy", {"high": [], "low": []})
@@ -151,10 +153,11 @@ def main() -> None:
               f"bottom {'OK' if set(order[-3:]) == set(planted['low']) else 'MISS'}")
 
         gaps = judge.top_service_gaps(ctx.lake.read(GOLD_SERVICE_GAPS))
-        weekly = judge.weekly_top(ctx.lake.read(GOLD_SERVICE_GAPS), "gap_rank", ["queue", "gap_score"])
+        weekly = judge.weekly_top(ctx.lake.read(GOLD_SERVICE_GAPS).where(F.col("level") == "queue"), "gap_rank",
+                                  ["queue", "gap_score"])
         slow = scenarios.get("slow_queue", {}).get("queue")
         print(f"service gaps by queue: {list(zip(gaps['queue'], gaps['gap_score'].round(3), strict=True))}; "
-              f"planted slow queue {slow!r}; weeks whose rank-1 segment is in it: "
+              f"planted slow queue {slow!r}; weeks whose rank-1 queue it is: "
               f"{int((weekly['queue'] == slow).sum())}/{len(weekly)}")
 
         first = judge.first_passive_theme(ctx.lake.read(GOLD_PASSIVE_DRIVERS))

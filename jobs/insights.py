@@ -63,7 +63,8 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
 
     lines += ["", f"top {top} service gaps (excess negative share + SLA breach rate vs the whole service):"]
     gaps = (lake.read(GOLD_SERVICE_GAPS).where((F.col("week") == F.lit(week)) & F.col("gap_rank").isNotNull())
-            .orderBy("gap_rank").limit(top).collect()) if lake.exists(GOLD_SERVICE_GAPS) else []
+            .orderBy(F.col("level") == "segment", "gap_rank").limit(top).collect()) \
+        if lake.exists(GOLD_SERVICE_GAPS) else []
     for r in gaps:
         lines.append(
             f"  {r['gap_rank']}. {r['queue']} / {r['channel']} / {r['product']} / {r['hour_band']}: gap "

@@ -206,13 +206,15 @@ def _hour_band(ts: Column) -> Column:
 
 def build_service_gaps(conversations: DataFrame, outcomes: DataFrame, as_of: datetime,
                        min_conversations: int = 20) -> DataFrame:
-    """gold.service_gaps: week x queue x channel x product x hour band.
+    """gold.service_gaps: week x queue x channel x product x hour band (``level`` 'segment'),
+    plus each queue as a whole (``level`` 'queue': channel, product and hour band 'all').
 
     First-response percentiles count conversations still unanswered at ``as_of`` as
     censored at the time they have waited so far (a lower bound, so p50/p90 are never
     flattered by dropping them). ``gap_score`` = excess negative share + excess SLA breach
     rate against the whole service that week, with a 95% interval from the two
-    proportions' normal approximations; segments under ``min_conversations`` are not ranked.
+    proportions' normal approximations; ranked within week and level, rows under
+    ``min_conversations`` are not ranked.
     """
     waited = ((F.unix_timestamp(F.lit(as_of)) - F.unix_timestamp("opened_at")) / 60.0)
     conv = conversations.where(F.col("sla_target_minutes").isNotNull()).select(
@@ -225,7 +227,10 @@ def build_service_gaps(conversations: DataFrame, outcomes: DataFrame, as_of: dat
     neg = outcomes.select("conversation_id", "started_negative")
     joined = conv.join(neg, "conversation_id", "left")
     keys = ["week", "queue", "channel", "product", "hour_band"]
-    seg = joined.groupBy(*keys).agg(
+    queues = joined.select(*(c if c not in ("channel", "product", "hour_band") else F.lit("all").alias(c)
+                             for c in joined.columns))
+    levels = joined.withColumn("level", F.lit("segment")).unionByName(queues.withColumn("level", F.lit("queue")))
+    seg = levels.groupBy(*keys, "level").agg(
         F.count(F.lit(1)).alias("conversations"),
         F.sum(F.col("unanswered").cast("int")).alias("unanswered"),
         F.count("started_negative").alias("scored_conversations"),
@@ -249,7 +254,7 @@ def build_service_gaps(conversations: DataFrame, outcomes: DataFrame, as_of: dat
     b_lo, b_hi = wilson_interval(F.col("sla_breaches"), F.col("sla_conversations"))
     enough = F.col("conversations") >= min_conversations
     out = seg.select(
-        *keys, F.col("conversations").cast("long"), F.col("unanswered").cast("long"),
+        *keys, "level", F.col("conversations").cast("long"), F.col("unanswered").cast("long"),
         F.col("scored_conversations").cast("long"), neg_share.alias("negative_share"),
         n_lo.alias("negative_share_low"), n_hi.alias("negative_share_high"),
         breach.alias("sla_breach_rate"), b_lo.alias("sla_breach_rate_low"), b_hi.alias("sla_breach_rate_high"),
@@ -258,7 +263,7 @@ def build_service_gaps(conversations: DataFrame, outcomes: DataFrame, as_of: dat
         gap.alias("gap_score"), (gap - Z95 * F.sqrt(var)).alias("gap_score_low"),
         (gap + Z95 * F.sqrt(var)).alias("gap_score_high"),
         F.when(enough, F.lit("ok")).otherwise(F.lit("too few")).alias("evidence"))
-    rank = Window.partitionBy("week").orderBy(F.col("_ranked").desc(), F.col("gap_score").desc(), *keys)
+    rank = Window.partitionBy("week", "level").orderBy(F.col("_ranked").desc(), F.col("gap_score").desc(), *keys)
     return (out.withColumn("_ranked", enough.cast("int"))
             .withColumn("gap_rank", F.when(enough, F.row_number().over(rank)))
             .drop("_ranked"))

@@ -66,26 +66,44 @@ class OutcomeAgreement:
     precision: float
     recall: float
     f1: float
-    shift_sign_agreement: float   # share of conversations whose valence shift has the planted sign
 
 
 def trust_agreement(outcomes: DataFrame, truth_conversations: DataFrame) -> OutcomeAgreement:
     """``trust_restored`` against the planted outcome, over conversations whose repeat window closed."""
     truth = truth_conversations.where(F.col("started_negative").isNotNull()).select(
-        "conversation_id", F.col("trust_restored").alias("planted"),
-        F.col("started_negative").alias("planted_negative"), F.col("resolved").alias("planted_resolved"))
+        "conversation_id", F.col("trust_restored").alias("planted"))
     rows = _pandas(outcomes.where(~F.col("repeat_window_open")).join(truth, "conversation_id")
-                   .select("trust_restored", "planted", "valence_shift", "planted_negative", "planted_resolved"))
-    ours, planted = rows["trust_restored"].astype(bool), rows["planted"].fillna(False).astype(bool)
+                   .select("trust_restored", "planted"))
+    ours = rows["trust_restored"].astype(bool)
+    planted = rows["planted"].astype("boolean").fillna(False).astype(bool)
     tp = float((ours & planted).sum())
     precision = tp / max(1.0, float(ours.sum()))
     recall = tp / max(1.0, float(planted.sum()))
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    # the planted direction: a negative opening that got resolved moves up, any other stays or drops
-    moved = rows[rows["valence_shift"].abs() > 1e-9]
-    up = moved["planted_negative"].fillna(False).astype(bool) & moved["planted_resolved"].fillna(False).astype(bool)
-    agree = float(((moved["valence_shift"] > 0) == up).mean()) if len(moved) else float("nan")
-    return OutcomeAgreement(len(rows), precision, recall, f1, agree)
+    return OutcomeAgreement(len(rows), precision, recall, f1)
+
+
+def shift_sign_agreement(outcomes: DataFrame, messages: DataFrame, truth_messages: DataFrame,
+                         positive: Sequence[str], negative: Sequence[str]) -> tuple[int, float]:
+    """(conversations, share) whose ``valence_shift`` has the sign of the planted one: the
+    emotions the customer's turns were drawn from (+1 positive, -1 negative, 0 else),
+    compared first k turns against last k as the mart does; conversations whose planted
+    shift is 0 are left out."""
+    planted = truth_messages.where(F.col("role") == "customer").select(
+        "message_id", F.when(F.col("emotion").isin(*positive), 1.0)
+        .when(F.col("emotion").isin(*negative), -1.0).otherwise(0.0).alias("v"))
+    turns = _pandas(messages.select("message_id", "conversation_id", "sent_at").join(planted, "message_id"))
+    turns = turns.sort_values(["conversation_id", "sent_at", "message_id"])
+    expected: dict[str, float] = {}
+    for conversation, group in turns.groupby("conversation_id"):
+        v = group["v"].to_numpy()
+        k = max(1, min(2, len(v) // 2))
+        expected[str(conversation)] = float(np.sign(v[-k:].mean() - v[:k].mean()))
+    ours = _pandas(outcomes.select("conversation_id", "valence_shift"))
+    ours["expected"] = ours["conversation_id"].map(expected)
+    judged = ours[ours["expected"].notna() & (ours["expected"] != 0)]
+    agree = float((np.sign(judged["valence_shift"]) == judged["expected"]).mean()) if len(judged) else float("nan")
+    return len(judged), agree
 
 
 def agent_order(scorecard: DataFrame, agent_ids: Mapping[str, str]) -> list[str]:
@@ -104,24 +122,24 @@ def agent_order(scorecard: DataFrame, agent_ids: Mapping[str, str]) -> list[str]
 
 def weekly_top(frame: DataFrame, rank_column: str, columns: Sequence[str]) -> pd.DataFrame:
     """The rank-1 row of each week."""
-    return frame.where(F.col(rank_column) == 1).select("week", *columns).orderBy("week").toPandas()
+    return _pandas(frame.where(F.col(rank_column) == 1).select("week", *columns).orderBy("week"))
 
 
 def top_service_gaps(gaps: DataFrame, top: int = 3) -> pd.DataFrame:
-    """Queue-level gap over the whole period: conversations-weighted gap score of each queue's
-    ranked segments, largest first."""
-    ranked = gaps.where(F.col("gap_rank").isNotNull())
-    return (ranked.groupBy("queue").agg(
+    """Queue-level gap over the whole period: conversations-weighted gap score of each queue
+    (its ``level`` 'queue' rows), largest first."""
+    ranked = gaps.where(F.col("level") == "queue")
+    return _pandas(ranked.groupBy("queue").agg(
         (F.sum(F.col("gap_score") * F.col("conversations")) / F.sum("conversations")).alias("gap_score"),
         F.sum("conversations").alias("conversations"))
-        .orderBy(F.col("gap_score").desc()).limit(top).toPandas())
+        .orderBy(F.col("gap_score").desc()).limit(top))
 
 
 def first_passive_theme(drivers: DataFrame) -> pd.DataFrame:
     """Per month x product the rank-1 theme."""
-    return (drivers.where((F.col("kind") == "theme") & (F.col("rank") == 1))
-            .select("month", "product", "item", "lift", "lift_low", "passives_with", "passives")
-            .orderBy("month", "product").toPandas())
+    return _pandas(drivers.where((F.col("kind") == "theme") & (F.col("rank") == 1))
+                   .select("month", "product", "item", "lift", "lift_low", "passives_with", "passives")
+                   .orderBy("month", "product"))
 
 
 def calibration_figures(customers: pd.DataFrame, coefficients: Mapping[str, Any],

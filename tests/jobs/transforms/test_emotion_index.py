@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from pyspark.sql import SparkSession
 
+from voicelake.config import Config
 from voicelake.jobs.transforms.emotion_index import build_emotion_index, customer_windows, feature_names
 from voicelake.models.nps_calibration import fit_calibration
 
@@ -69,3 +70,32 @@ def test_emotion_index_recovers_the_segment_nps_with_an_interval(spark: SparkSes
     assert (small["status"].str.startswith("too few") | (small["active_customers"] >= 30)).all()
     without = build_emotion_index(customers, None, replicates=5).toPandas()
     assert without["emotion_index"].isna().all() and without["status"].str.startswith("no calibration").all()
+
+
+def test_the_calibration_model_is_registered_and_named_on_the_rows(spark: SparkSession, config: Config) -> None:
+    import mlflow
+
+    from voicelake.models.calibration_registry import fit_and_register, promote
+
+    m, e, a, w, _ = _history(spark)
+    customers = customer_windows(m, e, a, w, LABELS).cache()
+    fitted = fit_and_register(config, customers, list(feature_names(LABELS)), [WEEK])
+    assert fitted.version is not None and fitted.coefficients is not None and fitted.calibration_error is not None
+    assert fitted.calibration_error < 0.1 and fitted.respondents == customers.where("answer >= 0").count()
+    client = mlflow.MlflowClient()
+    name = config.voc.calibration_model_name
+    with pytest.raises(Exception, match="alias"):  # not champion until a build publishes rows naming it
+        client.get_model_version_by_alias(name, "champion")
+    promote(config, fitted.version)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == fitted.version
+    logged = mlflow.artifacts.load_dict(f"runs:/{client.get_model_version(name, fitted.version).run_id}"
+                                        "/coefficients.json")
+    assert logged == fitted.coefficients
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    frame = customers.toPandas()
+    p = model.predict(frame[list(feature_names(LABELS))])
+    assert list(p.columns) == ["p_detractor", "p_passive", "p_promoter"]
+    assert np.allclose(p.sum(axis=1), 1.0)
+    few = customers.where("answer < 0").unionByName(customers.where("answer >= 0").limit(3))  # 3 answers
+    assert fit_and_register(config, few, list(feature_names(LABELS)), [WEEK]).reason.startswith(
+        "no calibration model")

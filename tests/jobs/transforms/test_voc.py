@@ -122,7 +122,11 @@ def test_service_gaps_count_unanswered_conversations_as_censored(spark: SparkSes
         [(f"s{i}", i % 2 == 0) for i in range(10)] + [(f"f{i}", False) for i in range(10)],
         "conversation_id string, started_negative boolean")
     as_of = _t(24 * 60)
-    gaps = {r["queue"]: r for r in build_service_gaps(conversations, outcomes, as_of, min_conversations=5).collect()}
+    rows = build_service_gaps(conversations, outcomes, as_of, min_conversations=5).collect()
+    gaps = {r["queue"]: r for r in rows if r["level"] == "segment"}
+    queues = {r["queue"]: r for r in rows if r["level"] == "queue"}
+    assert (queues["billing"]["channel"], queues["billing"]["conversations"], queues["billing"]["gap_rank"]) == (
+        "all", 10, 1)
     billing = gaps["billing"]
     assert billing["gap_rank"] == 1 and gaps["technical"]["gap_rank"] == 2
     assert billing["unanswered"] == 5
@@ -137,6 +141,7 @@ def test_wilson_interval_and_shrinkage(spark: SparkSession) -> None:
     lo, hi = wilson_interval(F.col("s"), F.col("n"))
     rows = {r["k"]: r for r in df.select("k", lo.alias("lo"), hi.alias("hi")).collect()}
     assert rows["a"]["lo"] is None
+    assert rows["d"]["lo"] == 0.0 and rows["b"]["hi"] == 1.0  # a rate of 0 or 1 lies inside its interval
     assert rows["c"]["lo"] == pytest.approx(0.4038, abs=1e-3) and rows["c"]["hi"] == pytest.approx(0.5962, abs=1e-3)
     assert rows["d"]["lo"] == pytest.approx(0.0, abs=1e-12) and rows["b"]["hi"] == pytest.approx(1.0)
     shrunk = {r["k"]: r["r"] for r in empirical_bayes_rate(df, "s", "n", [], output="r").collect()}
