@@ -162,7 +162,8 @@ def test_emotion_daily_shares_sum_to_one(champion) -> None:
     write_messages(ctx)
     score_messages(ctx, D)
     ctx.lake.overwrite(ctx.spark.createDataFrame(
-        [], "conversation_id string, channel string, product string, first_response_minutes double, "
+        [], "conversation_id string, channel string, product string, queue string, customer_key string, "
+            "agent_key string, opened_at timestamp, first_response_minutes double, "
             "resolution_minutes double, sla_breached boolean, csat double, nps_score int, opened_date date, "
             "first_response_censored boolean, sla_target_minutes int, timing_flag string"),
         "silver.conversations", partition_by=["opened_date"])
