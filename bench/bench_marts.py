@@ -97,7 +97,7 @@ def main() -> None:
 
         # the marts alone, written where build_gold stages them, timed apart from validation
         t0 = time.perf_counter()
-        marts = build_voc_marts(ctx, voc_scope(None, 7), data_cut_off(ctx, None))
+        marts = build_voc_marts(ctx, voc_scope(None, config), data_cut_off(ctx, None))
         for table, frame in marts.items():
             ctx.lake.stage(frame, table, "bench", partition_by=[partition_column(table)])
         marts_s = time.perf_counter() - t0

@@ -73,8 +73,7 @@ def partition_column(table: str) -> str:
 
 
 def _scope(ctx: JobContext, dates: Sequence[date] | None) -> VocScope:
-    repeat = int(ctx.config.voc.outcomes.get("repeat_window_days", 7))
-    return voc_scope(dates, repeat)
+    return voc_scope(dates, ctx.config)
 
 
 def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) -> list[date] | None:

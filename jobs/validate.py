@@ -177,7 +177,7 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         if dates is not None:
             frame = frame.where(F.col("date").isin(list(dates)))
         yield suite, with_date_reconciliation(frame, silver_counts), None
-    scope = voc_scope(dates, int(config.voc.outcomes.get("repeat_window_days", 7)))
+    scope = voc_scope(dates, config)
     for table in VOC_MARTS:
         suite = configured_suite(config, "gold_" + table.partition(".")[2])
         frame = read(table)

@@ -33,6 +33,7 @@ from voicelake.jobs.transforms.voc import (
     build_service_gaps,
     empathy_turns,
 )
+from voicelake.config import Config
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext
 from voicelake.schemas import (
@@ -80,12 +81,18 @@ class VocScope:
         return self.months if VOC_PARTITIONS[table] == "month" else self.weeks
 
 
-def voc_scope(dates: Sequence[date] | None, repeat_window_days: int) -> VocScope:
+def repeat_window_days(config: Config) -> int:
+    """``voc.outcomes.repeat_window_days``: how long a new contact can undo trust restored."""
+    return int(config.voc.outcomes.get("repeat_window_days", OutcomeParams.repeat_window_days))
+
+
+def voc_scope(dates: Sequence[date] | None, config: Config) -> VocScope:
     """The weeks (with the ones a repeat contact can still change) and months of ``dates``."""
     if dates is None:
         return VocScope(None, None)
-    weeks = {week_of(d - timedelta(days=back)) for d in dates for back in range(0, repeat_window_days + 1, 7)}
-    weeks |= {week_of(d) for d in dates} | {week_of(d - timedelta(days=repeat_window_days)) for d in dates}
+    repeat = repeat_window_days(config)
+    weeks = {week_of(d - timedelta(days=back)) for d in dates for back in range(0, repeat + 1, 7)}
+    weeks |= {week_of(d - timedelta(days=repeat)) for d in dates}
     return VocScope(sorted(weeks), sorted({month_of(d) for d in dates}))
 
 
@@ -142,7 +149,7 @@ def voc_inputs(ctx: JobContext, scope: VocScope) -> VocInputs:
                                                                  | {month_of(w + timedelta(days=6)) for w in weeks})
     if scope.weeks is not None and weeks:
         window = ctx.config.voc.window_days
-        repeat = int(ctx.config.voc.outcomes.get("repeat_window_days", OutcomeParams.repeat_window_days))
+        repeat = repeat_window_days(ctx.config)
         start = min(min(weeks) - timedelta(days=max(0, window - 7)), min(months or weeks))
         end = max(max(weeks) + timedelta(days=7 + repeat), _next_month(max(months)) if months else max(weeks))
         messages = _between(messages, "sent_date", start, end)
