@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,6 +76,16 @@ def test_precision_and_recall_on_the_planted_set(offline: list[Any], capsys: pyt
 def test_no_network_while_loading_or_redacting(offline: list[Any]) -> None:
     assert pii.redact_text("write to someone@example.co.uk") == "write to [EMAIL]"
     assert offline == []
+
+
+def test_the_analyzer_loads_without_torch_and_leaves_it_importable() -> None:
+    """A fresh process (a new Spark worker) builds the analyzer without importing torch or
+    transformers (they cost ~12 s per worker), and the scoring UDF can import them afterwards."""
+    code = ("import sys; from voicelake import pii; pii.analyzer();"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules));"
+            "import torch; print(pii.redact_text('Hi Bob, mail bob@x.com'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "Hi [PERSON], mail [EMAIL]"]
 
 
 def test_cheap_pass_flags_only_possible_pii() -> None:

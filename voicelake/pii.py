@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -182,10 +184,35 @@ def _offline_tldextract() -> None:
     email_recognizer.tldextract = _Offline  # type: ignore[assignment]
 
 
+@contextmanager
+def _hidden_modules(*names: str) -> Iterator[None]:
+    """Imports of ``names`` fail inside the block unless the process has already imported them.
+
+    spaCy (through thinc) and Presidio (through its Hugging Face pipeline) import torch and
+    transformers eagerly when installed, which costs a fresh Spark Python worker ~12 s; the
+    PII pass uses neither. Both libraries guard those imports and work without them. The
+    block only changes what this import sees: a later ``import torch`` (the scoring UDF in
+    the same worker) loads it as usual."""
+    hidden = [n for n in names if n not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
 @lru_cache(maxsize=1)
 def analyzer() -> Any:
     """A Presidio AnalyzerEngine on a blank spaCy English pipeline with voicelake's recognizers
-    (built once per process)."""
+    (built once per process, without importing torch or transformers)."""
+    with _hidden_modules("torch", "transformers"):
+        return _build_analyzer()
+
+
+def _build_analyzer() -> Any:
     import spacy
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
