@@ -180,8 +180,11 @@ def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[s
     outcomes = build_conversation_outcomes(inputs.messages, inputs.emotions, inputs.conversations,
                                            outcome_params, as_of=as_of)
     outcomes = _in(outcomes, "week", inputs.weeks).cache()
-    empathy = empathy_turns(inputs.messages, inputs.emotions, outcome_params)
-    scorecard = _in(build_agent_scorecard(outcomes, empathy, voc.min_opportunities), "week", inputs.weeks)
+    # the scorecard ranks people: channels where replies come from a shared brand account are left out
+    personal = F.col("channel").isin(*voc.scorecard_channels)
+    empathy = empathy_turns(inputs.messages.where(personal), inputs.emotions, outcome_params)
+    scorecard = _in(build_agent_scorecard(outcomes.where(personal), empathy, voc.min_opportunities),
+                    "week", inputs.weeks)
     gaps = _in(build_service_gaps(inputs.conversations, outcomes, as_of, voc.min_conversations),
                "week", inputs.weeks)
 
@@ -198,8 +201,9 @@ def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[s
     respondents = survey_answers(inputs.conversations).select(
         F.trunc("answered_at", "month").alias("month"), "product", "customer_key", "nps_score")
     customer_text = inputs.messages.where((F.col("author_role") == "customer") & F.col("customer_key").isNotNull())
-    texts = customer_text.select(F.trunc("sent_at", "month").alias("month"), "customer_key",
-                                 "text")
+    # themes come from the survey verbatims (why they gave that score), not from support chatter
+    texts = customer_text.where(F.col("channel") == "survey").select(
+        F.trunc("sent_at", "month").alias("month"), "customer_key", "text")
     labelled = customer_text.join(inputs.emotions.select("message_id", "label"), "message_id").where(
         F.col("label") != "neutral").select(F.trunc("sent_at", "month").alias("month"), "customer_key", "label")
     drivers = _in(build_passive_drivers(respondents, texts, labelled, english_stopwords(), passive_params),

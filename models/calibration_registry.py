@@ -1,8 +1,9 @@
 """The NPS calibration model in MLflow: fitted per gold build, logged and registered.
 
 `fit_and_register` fits `voicelake.models.nps_calibration.fit_calibration` on the survey
-respondents among the build's active customers (features of their own messages -> their NPS
-class), with the non-response correction estimated on everyone, then logs one MLflow run
+respondents among the build's active customers whose messages were heard (features of their
+own messages -> their NPS class), with each class's response rate estimated from who answered
+and who did not, then logs one MLflow run
 (params, the respondents' calibration error, ``coefficients.json``) and registers the model
 as a new version of ``voc.calibration_model_name`` (a pyfunc that maps feature columns to
 class probabilities). The emotion index carries that version on every row; `promote` moves
@@ -62,7 +63,7 @@ class FittedCalibration:
 def _population(customers: DataFrame, features: Sequence[str]) -> pd.DataFrame:
     total = customers.count()
     sample = customers if total <= MAX_POPULATION_ROWS else customers.sample(MAX_POPULATION_ROWS / total, seed=7)
-    return sample.select("answer", *features).toPandas()
+    return sample.select("answer", "heard", *features).toPandas()
 
 
 def fit_and_register(config: Config, customers: DataFrame, features: Sequence[str],
@@ -75,16 +76,18 @@ def fit_and_register(config: Config, customers: DataFrame, features: Sequence[st
         print(f"emotion index: {reason}")
         return FittedCalibration(None, None, respondents_n, None, reason)
     frame = _population(customers, features)
-    filled = frame.fillna(frame[list(features)].mean()).fillna(0.0)
-    answered = filled[filled["answer"] >= 0]
+    heard = frame[frame["heard"]]
+    heard = heard.fillna(heard[list(features)].mean()).fillna(0.0)
+    answered = heard[heard["answer"] >= 0]
     labels = answered["answer"].to_numpy(dtype=int)
     if len(set(labels)) < 3:
-        reason = "no calibration model: the survey answers do not cover all three NPS classes"
+        reason = ("no calibration model: the survey answers of customers whose messages were heard do not "
+                  "cover all three NPS classes")
         print(f"emotion index: {reason}")
         return FittedCalibration(None, None, len(labels), None, reason)
-    model = fit_calibration(answered, labels, filled, list(features), response_rate=len(answered) / len(filled))
+    model = fit_calibration(answered, labels, heard[heard["answer"] < 0], list(features))
     ece = calibration_error(model.predict_proba(answered, corrected=False)[:, 2], (labels == 2).astype(float))
-    version = _register(config, model, {"respondents": len(answered), "population": len(filled),
+    version = _register(config, model, {"respondents": len(answered), "population": len(heard),
                                         "calibration_error_promoter": ece},
                         {"weeks": f"{min(weeks)}..{max(weeks)}", "features": len(features),
                          "window_days": config.voc.window_days})

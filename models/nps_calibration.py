@@ -4,10 +4,11 @@ It is fitted on the customers who answered an NPS survey and applied to every ac
 customer. Respondents are not a random sample: the unhappy and the delighted answer far
 more often than the middle, so P(class | emotions) learnt on respondents overstates the
 extremes. Because the selection depends on the class (not on the messages once the class
-is known), it is a prior shift, corrected with the EM procedure of Saerens, Latinne and
-Decaestecker (2002): the population's class priors are re-estimated from the unlabeled
-population's predicted posteriors, and the implied response-rate ratio per class becomes
-a fixed offset on the model's logits, so every segment is corrected the same way.
+is known), it is a prior shift (Saerens, Latinne and Decaestecker 2002): the response
+rate of each class is estimated by maximum likelihood from who answered and who did not
+(`estimate_response_rates`), and becomes a fixed offset on the model's logits, so every
+segment is corrected the same way; a segment's own class shares are then re-estimated by
+EM with its respondents' answers as known (`segment_index`).
 
 The model is a standardised multinomial logistic regression (scikit-learn), small enough
 to apply in Spark as plain column expressions (`CalibrationModel.coefficients`).
@@ -39,7 +40,7 @@ class CalibrationModel:
     scale: np.ndarray
     coef: np.ndarray            # (3, n_features) on standardised features
     intercept: np.ndarray       # (3,)
-    response_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(prior_pop / prior_resp)
+    response_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(1 / response rate)
     nonresponse_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(1 - response rate)
     respondents_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares it was fitted on
     population_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares of everyone
@@ -102,43 +103,58 @@ def fit_logit(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str], 
     return CalibrationModel(tuple(features), mean, scale, coef, intercept)
 
 
-def estimate_response_offset(model: CalibrationModel, respondents_prior: np.ndarray, population: pd.DataFrame,
-                             iterations: int = 200, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
-    """EM for the population's class priors under prior shift (Saerens et al. 2002).
+def estimate_response_rates(model: CalibrationModel, respondents: pd.DataFrame, nonrespondents: pd.DataFrame,
+                            ridge: float = 1.0) -> np.ndarray:
+    """P(answer | class k), k = detractor, passive, promoter, by maximum likelihood.
 
-    Returns (offset, population_prior): offset_k = log(prior_pop_k / prior_resp_k), the
-    amount to add to the respondents' logits for the population's posteriors.
+    With ``q_k(x)`` the respondents' posteriors (the model) and selection depending on the
+    class only, the odds of not answering given the messages are
+    ``P(S=0 | x) / P(S=1 | x) = sum_k q_k(x) * theta_k`` with ``theta_k = (1 - r_k) / r_k``
+    (Bayes' rule on P(x | k), which respondents and non-respondents share). The three
+    ``theta_k`` are fitted on who answered and who did not, a convex problem in
+    ``log theta`` solved directly (an EM on the population's priors converges too slowly
+    to reach it when the messages say little about the class). ``ridge`` pulls the three
+    towards the overall odds, which is all the data can say when the features carry no
+    class information.
     """
-    base = model.predict_proba(population, corrected=False)
-    resp = np.clip(np.asarray(respondents_prior, dtype=float), 1e-6, None)
-    prior = resp.copy()
-    for _ in range(iterations):
-        adjusted = base * (prior / resp)
-        adjusted /= adjusted.sum(axis=1, keepdims=True)
-        new = adjusted.mean(axis=0)
-        if np.abs(new - prior).max() < tol:
-            prior = new
-            break
-        prior = new
-    prior = np.clip(prior, 1e-6, None)
-    return np.log(prior / resp), prior
+    from scipy.optimize import minimize
+
+    q1 = model.predict_proba(respondents, corrected=False)
+    q0 = model.predict_proba(nonrespondents, corrected=False)
+    if len(q0) == 0:
+        return np.ones(3)
+    centre = np.log(len(q0) / len(q1))
+
+    def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = np.exp(phi)
+        g1, g0 = q1 @ theta, q0 @ theta
+        value = np.log1p(g1).sum() - (np.log(g0) - np.log1p(g0)).sum() + ridge * ((phi - centre) ** 2).sum()
+        grad = theta * ((q1 / (1 + g1)[:, None]).sum(axis=0)
+                        - (q0 * (1 / g0 - 1 / (1 + g0))[:, None]).sum(axis=0)) + 2 * ridge * (phi - centre)
+        return float(value), grad
+
+    result = minimize(objective, np.full(3, centre), jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 3)
+    return np.asarray(1.0 / (1.0 + np.exp(result.x)))
 
 
-def fit_calibration(respondents: pd.DataFrame, labels: np.ndarray, population: pd.DataFrame,
-                    features: Sequence[str], response_rate: float, c: float = 1.0) -> CalibrationModel:
-    """The full model: logit on respondents, then the non-response offsets from the population.
+def fit_calibration(respondents: pd.DataFrame, labels: np.ndarray, nonrespondents: pd.DataFrame,
+                    features: Sequence[str], c: float = 1.0) -> CalibrationModel:
+    """The full model: logit on respondents, then the response rate of each class from who
+    answered and who did not (`estimate_response_rates`).
 
-    ``response_rate`` is the share of the population that answered. With the class priors of
-    respondents (pi_R) and of the population (pi), the response rate of class k is
-    r_k = pi_R,k * response_rate / pi_k, and a customer known not to have answered has
-    posteriors proportional to P(k | x) * (1 - r_k).
+    A customer of the population has posteriors proportional to q_k(x) / r_k; one known not
+    to have answered, to q_k(x) * (1 - r_k) / r_k. Both frames hold customers whose
+    messages were heard (the features mean the same thing in both).
     """
     logit = fit_logit(respondents, labels, features, c)
     prior = np.bincount(labels.astype(int), minlength=3) / len(labels)
-    offset, population_prior = estimate_response_offset(logit, prior, population)
-    rates = np.clip(prior * response_rate / population_prior, 0.0, 0.99)
-    return CalibrationModel(logit.features, logit.mean, logit.scale, logit.coef, logit.intercept, offset,
-                            np.log1p(-rates), prior, population_prior)
+    rates = np.clip(estimate_response_rates(logit, respondents, nonrespondents), 1e-4, 1 - 1e-4)
+    model = CalibrationModel(logit.features, logit.mean, logit.scale, logit.coef, logit.intercept,
+                             -np.log(rates), np.log1p(-rates), prior)
+    heard = np.zeros(3) if len(nonrespondents) == 0 else model.predict_proba(nonrespondents, nonrespondent=True).sum(0)
+    population_prior = (np.bincount(labels.astype(int), minlength=3) + heard) / (len(labels) + len(nonrespondents))
+    return CalibrationModel(logit.features, logit.mean, logit.scale, logit.coef, logit.intercept,
+                            -np.log(rates), np.log1p(-rates), prior, population_prior)
 
 
 def calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:

@@ -137,6 +137,7 @@ class VocConfig:
     min_opportunities: int = 10
     min_conversations: int = 20
     passives: Mapping[str, Any] = field(default_factory=dict)
+    scorecard_channels: tuple[str, ...] = ("chat", "ticket", "email", "call")
 
 
 def _voc_config(v: Mapping[str, Any]) -> VocConfig:
@@ -153,6 +154,7 @@ def _voc_config(v: Mapping[str, Any]) -> VocConfig:
         min_opportunities=int(v.get("min_opportunities", defaults.min_opportunities)),
         min_conversations=int(v.get("min_conversations", defaults.min_conversations)),
         passives=dict(v.get("passives") or {}),
+        scorecard_channels=tuple(str(c) for c in v.get("scorecard_channels", defaults.scorecard_channels)),
     )
 
 

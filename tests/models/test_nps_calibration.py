@@ -7,6 +7,7 @@ import pytest
 from voicelake.models.nps_calibration import (
     CalibrationModel,
     calibration_error,
+    estimate_response_rates,
     fit_calibration,
     fit_logit,
     nps_class,
@@ -44,7 +45,7 @@ def index(model: CalibrationModel, frame: pd.DataFrame, y: np.ndarray, answered:
 
 def test_the_corrected_index_recovers_the_population_nps_that_respondents_miss() -> None:
     frame, y, answered = population(20000, seed=1)
-    model = fit_calibration(frame[answered], y[answered], frame, FEATURES, response_rate=float(answered.mean()))
+    model = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES)
     truth, survey = nps(y), nps(y[answered])
     assert abs(survey - truth) >= 15  # the planted non-response bias
     corrected_error = abs(index(model, frame, y, answered) - truth)
@@ -61,7 +62,7 @@ def test_the_corrected_index_recovers_the_population_nps_that_respondents_miss()
 
 def test_a_segment_with_another_mix_is_recovered_with_its_interval() -> None:
     frame, y, answered = population(20000, seed=2)
-    model = fit_calibration(frame[answered], y[answered], frame, FEATURES, response_rate=float(answered.mean()))
+    model = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES)
     # a segment hit by a bad release: far more detractors than the population the model saw
     seg, y2, answered2 = population(1500, seed=3, passive_share=0.3)
     rng = np.random.default_rng(4)
@@ -81,9 +82,21 @@ def test_a_segment_with_another_mix_is_recovered_with_its_interval() -> None:
     assert abs(100 * (p[:, 2] - p[:, 0]).mean() - truth) > abs(result.index - truth)
 
 
+@pytest.mark.parametrize("signal", [1.0, 0.3])
+def test_each_class_response_rate_is_recovered_even_from_weak_features(signal: float) -> None:
+    """Who answered and who did not identify P(answer | class); with messages that say little
+    about the class (signal 0.3) the estimate still lands near the planted rates."""
+    frame, y, answered = population(20000, seed=1)
+    noise = np.random.default_rng(0).normal(0, 1 - signal, frame.shape) if signal < 1 else 0.0
+    frame = frame * signal + noise
+    model = fit_logit(frame[answered], y[answered], FEATURES)
+    rates = estimate_response_rates(model, frame[answered], frame[~answered])
+    np.testing.assert_allclose(rates, [RESPONSE_RATE[k] for k in range(3)], atol=0.03)
+
+
 def test_coefficients_round_trip_and_classes() -> None:
     frame, y, answered = population(3000, seed=7)
-    model = fit_calibration(frame[answered], y[answered], frame, FEATURES, response_rate=float(answered.mean()))
+    model = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES)
     again = CalibrationModel.from_coefficients(model.coefficients())
     np.testing.assert_allclose(again.predict_proba(frame), model.predict_proba(frame))
     assert nps_class([0, 6, 7, 8, 9, 10]).tolist() == [0, 0, 1, 1, 2, 2]

@@ -46,8 +46,7 @@ def test_emotion_index_recovers_the_segment_nps_with_an_interval(spark: SparkSes
     frame = customers.toPandas()
     features = list(feature_names(LABELS))
     answered = frame[frame["answer"] >= 0]
-    model = fit_calibration(answered, answered["answer"].to_numpy(), frame.fillna(frame[features].mean()), features,
-                            response_rate=len(answered) / len(frame))
+    model = fit_calibration(answered, answered["answer"].to_numpy(), frame[frame["answer"] < 0], features)
     out = build_emotion_index(customers, model.coefficients(), replicates=50, min_customers=30).toPandas()
     truth = 100 * (np.mean(klass == 2) - np.mean(klass == 0))
     overall = out[(out["product"] == "P") | (out["product"] == "Q")]
