@@ -274,9 +274,38 @@ class Validator:
         return SuiteOutcome(suite, tuple(outcomes), time.perf_counter() - started)
 
     def build_docs(self) -> str:
-        """Render the Data Docs site; returns the path of its index page."""
+        """Render the Data Docs site; returns the path of its index page. The stored results
+        are scrubbed first: GX keeps sample values of failing rows (free text, identifiers)
+        and the HTML would show them raw."""
+        self._scrub_stored_results()
         self.context.build_data_docs(site_names=[DATA_SOURCE])
         return str(Path(self.docs_dir) / "index.html")
+
+
+    def _scrub_stored_results(self) -> None:
+        store = self.context.validation_results_store
+        for key in store.list_keys():
+            stored = store.get(key)
+            for res in stored.results:
+                if res.result:
+                    res.result = {k: _scrubbed(v) if k in _SAMPLE_KEYS else v for k, v in res.result.items()}
+            store.set(key, stored)
+
+
+# result fields where GX keeps values of the validated rows
+_SAMPLE_KEYS = frozenset({"partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",
+                          "unexpected_index_list", "partial_unexpected_counts", "details"})
+
+
+def _scrubbed(value: Any) -> Any:
+    """``value`` with every string PII-redacted (`redact_observed`), containers walked."""
+    if isinstance(value, str):
+        return redact_observed(value)
+    if isinstance(value, Mapping):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def checked_columns(suite: SuiteSpec, columns: Sequence[str]) -> list[str]:

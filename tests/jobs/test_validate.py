@@ -180,6 +180,28 @@ def test_pii_check_uses_its_own_patterns(ctx: JobContext) -> None:
                    for r in quarantined(ctx, "silver_messages").collect()
                    if "not_match_regex_list" in r["reason"]}
         assert flagged == set(texts) - {"planted-clean"}
+        # the HTML report shows failing rows' samples, redacted: none of the planted PII is there
+        pages = "".join(p.read_text(errors="replace") for p in Path(report.docs).parent.rglob("*") if p.is_file())
+        assert any(p in pages for p in ("[PHONE]", "[EMAIL]", "[IBAN]"))  # the samples are there, redacted
+        for raw in ("5551234567", "+447946095812", "07946 095812", "bob@mail.example.org"):
+            assert raw not in pages, raw
+
+
+def test_data_docs_show_failing_samples_redacted(spark: SparkSession, tmp_path: Path) -> None:
+    """GX keeps sample values of failing rows in its results; the HTML report gets them redacted."""
+    from voicelake.quality import ExpectationSpec, SuiteSpec, Validator
+
+    validator = Validator(make_config(tmp_path / "home"))
+    texts = ["call me on 5551234567", "write to bob@mail.example.org", "all good"]
+    frame = spark.createDataFrame([(f"m{i}", t) for i, t in enumerate(texts)], "message_id string, text string")
+    suite = SuiteSpec("planted", "silver.messages", ("message_id",), (ExpectationSpec(
+        "expect_column_values_to_not_match_regex", {"column": "text", "regex": "[0-9]{6}|@"}),))
+    outcome = validator.run(suite, frame, {})
+    assert not outcome.success
+    pages = "".join(p.read_text(errors="replace") for p in Path(validator.build_docs()).parent.rglob("*")
+                    if p.is_file())
+    assert "[PHONE]" in pages and "[EMAIL]" in pages
+    assert "5551234567" not in pages and "bob@mail.example.org" not in pages
 
 
 def test_gold_suites_reconcile_messages_with_silver(ctx: JobContext) -> None:

@@ -104,7 +104,8 @@ def test_an_index_without_enough_answers_says_why_and_keeps_its_counts(voc: tupl
     ctx, _ = voc
     rows = ctx.lake.read(GOLD_EMOTION_INDEX).collect()
     assert rows and {r["status"] for r in rows} == {
-        "no calibration model: the survey answers do not cover all three NPS classes"}
+        "no calibration model: the survey answers of customers whose messages were heard do not cover all "
+        "three NPS classes"}
     assert all(r["emotion_index"] is None and r["calibration_version"] is None for r in rows)
     everyone = [r for r in rows if r["channel"] == "all"]
     assert sum(r["active_customers"] for r in everyone) >= 30
@@ -121,21 +122,29 @@ def test_insights_prints_the_week_summary(voc: tuple[JobContext, dict]) -> None:
     assert "survey NPS" in text
 
 
-def test_a_broken_voc_mart_fails_its_suite_and_leaves_gold_as_it_was(voc: tuple[JobContext, dict],
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_broken_voc_mart_fails_its_own_suite_and_leaves_gold_as_it_was(
+        voc: tuple[JobContext, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One planted violation per mart, each caught by its own suite in the same build."""
     ctx, _ = voc
     import voicelake.jobs.build_gold as job
 
     real = job.build_voc_marts
+    plants = {  # table -> (column, broken value): each breaks a pair check of its suite
+        GOLD_AGENT_SCORECARD: ("empathy_hits", F.col("empathy_opportunities") + 1),
+        GOLD_CONVERSATION_OUTCOMES: ("empathy_hits", F.col("empathy_opportunities") + 1),
+        GOLD_EMOTION_INDEX: ("customers_heard", F.col("active_customers") + 1),
+        GOLD_SERVICE_GAPS: ("unanswered", F.col("conversations") + 1),
+        GOLD_PASSIVE_DRIVERS: ("passives_with", F.col("passives") + 1),
+    }
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         marts = real(*args, **kwargs)
-        marts[GOLD_AGENT_SCORECARD] = marts[GOLD_AGENT_SCORECARD].withColumn(
-            "empathy_hits", F.col("empathy_opportunities") + 1)  # more hits than opportunities
-        return marts
+        return {t: m.withColumn(*plants[t]) if t in plants else m for t, m in marts.items()}
 
     monkeypatch.setattr(job, "build_voc_marts", broken)
     before = {t: ctx.lake.version(t) for t in VOC}
-    with pytest.raises(ValidationFailed, match="gold_agent_scorecard"):
+    with pytest.raises(ValidationFailed) as failed:
         build_gold(ctx)
+    failing = {o.suite.name for o in failed.value.report.outcomes if not o.success}
+    assert failing == {"gold_" + t.split(".", 1)[1] for t in plants}
     assert {t: ctx.lake.version(t) for t in VOC} == before
