@@ -286,6 +286,8 @@ class Validator:
         store = self.context.validation_results_store
         for key in store.list_keys():
             stored = store.get(key)
+            if stored is None:
+                continue
             for res in stored.results:
                 if res.result:
                     res.result = {k: _scrubbed(v) if k in _SAMPLE_KEYS else v for k, v in res.result.items()}
