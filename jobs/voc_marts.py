@@ -194,7 +194,8 @@ def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[s
                                  outcome_params.negative_valence).cache()
     calibration = fit_and_register(ctx.config, customers, list(feature_names(labels)), inputs.weeks)
     index = build_emotion_index(customers, calibration.coefficients, replicates=voc.bootstrap_replicates,
-                                min_customers=voc.min_customers, missing_model=calibration.reason)
+                                min_customers=voc.min_customers,
+                                prior_strength=voc.segment_prior_strength, missing_model=calibration.reason)
     index = index.withColumn("calibration_version", F.lit(calibration.version).cast("string"))
 
     passive_params = PassiveParams(**voc.passives)

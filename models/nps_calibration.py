@@ -180,36 +180,46 @@ class SegmentIndex:
     index: float
     low: float
     high: float
-    prior: tuple[float, float, float]  # detractor, passive, promoter shares
+    shares: tuple[float, float, float]  # detractor, passive, promoter shares of the segment's customers
 
 
-def _segment_prior(base: np.ndarray, known: np.ndarray, answered: np.ndarray, ratio: np.ndarray,
-                   keep: np.ndarray, weights: np.ndarray, start: np.ndarray, iterations: int, tol: float) -> np.ndarray:
+def _segment_shares(base: np.ndarray, known: np.ndarray, answered: np.ndarray, ratio: np.ndarray,
+                    keep: np.ndarray, weights: np.ndarray, population: np.ndarray, strength: float,
+                    start: np.ndarray, iterations: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """(segment prior, the segment's class shares) by MAP-EM: a Dirichlet prior worth
+    ``strength`` customers at the population's shares."""
     prior = start.copy()
     total = weights.sum()
     known_mass = (weights[answered, None] * known[answered]).sum(axis=0)
     rest = ~answered
+
+    def posteriors(p: np.ndarray) -> np.ndarray:
+        q = base[rest] * (p * ratio * keep)
+        return np.asarray((weights[rest, None] * (q / q.sum(axis=1, keepdims=True))).sum(axis=0))
+
     for _ in range(iterations):
-        q = base[rest] * (prior * ratio * keep)
-        q /= q.sum(axis=1, keepdims=True)
-        new = (known_mass + (weights[rest, None] * q).sum(axis=0)) / total
+        new = (known_mass + posteriors(prior) + strength * population) / (total + strength)
         done = np.abs(new - prior).max() < tol
         prior = new
         if done:
             break
-    return prior
+    return prior, (known_mass + posteriors(prior)) / total
 
 
 def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray, replicates: int = 200,
-                  seed: int = 0, iterations: int = 100, tol: float = 1e-6) -> SegmentIndex:
+                  seed: int = 0, iterations: int = 100, tol: float = 1e-6,
+                  prior_strength: float = 0.0) -> SegmentIndex:
     """The segment's class shares by EM, its customers' own answers taken as known.
 
     ``base`` holds the respondents-model posteriors (uncorrected) of the segment's customers,
-    ``answers`` their NPS class (0-2) where they answered in the window, else -1. The shares
-    are re-estimated for the segment (a prior shift: a segment hit by a bad release has
+    ``answers`` their NPS class (0-2) where they answered in the window, else -1. The
+    segment's class prior is re-estimated (a prior shift: a segment hit by a bad release has
     more detractors than the population the model saw), customers who did not answer
-    weighted by 1 - their class's response rate. The interval is a Poisson bootstrap over
-    customers (``replicates`` EM runs, warm-started).
+    weighted by 1 - their class's response rate, and shrunk toward the population's by a
+    Dirichlet prior worth ``prior_strength`` customers: a small segment's few answers, each
+    standing for 1 / (response rate) customers, do not swing it alone. The shares are the
+    segment's own customers: answers where known, posteriors elsewhere. The interval is a
+    Poisson bootstrap over customers (``replicates`` EM runs, warm-started).
     """
     base = np.asarray(base, dtype=float)
     answers = np.asarray(answers, dtype=int)
@@ -219,19 +229,21 @@ def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray
     known[answered, answers[answered]] = 1.0
     ratio = 1.0 / np.clip(model.respondents_prior, 1e-9, None)
     keep = np.exp(model.nonresponse_offset)
-    start = np.asarray(model.population_prior, dtype=float)
-    prior = _segment_prior(base, known, answered, ratio, keep, np.ones(n), start, iterations, tol)
+    population = np.asarray(model.population_prior, dtype=float)
+    prior, shares = _segment_shares(base, known, answered, ratio, keep, np.ones(n), population, prior_strength,
+                                    population, iterations, tol)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(replicates):
         w = rng.poisson(1.0, n).astype(float)
         if w.sum() == 0:
             continue
-        p = _segment_prior(base, known, answered, ratio, keep, w, prior, iterations, tol)
+        _, p = _segment_shares(base, known, answered, ratio, keep, w, population, prior_strength, prior,
+                               iterations, tol)
         draws.append(100 * (p[2] - p[0]))
-    index = float(100 * (prior[2] - prior[0]))
+    index = float(100 * (shares[2] - shares[0]))
     low, high = (np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan))
     # a percentile interval of a skewed small segment can miss its own estimate: widen to hold it
     low, high = min(float(low), index), max(float(high), index)
     return SegmentIndex(n, int(answered.sum()), index, float(low), float(high),
-                        (float(prior[0]), float(prior[1]), float(prior[2])))
+                        (float(shares[0]), float(shares[1]), float(shares[2])))

@@ -132,6 +132,7 @@ class VocConfig:
     min_customers: int = 30
     min_respondents: int = 30
     bootstrap_replicates: int = 200
+    segment_prior_strength: float = 100.0
     calibration_model_name: str = "voicelake-nps-calibration"
     outcomes: Mapping[str, Any] = field(default_factory=dict)
     min_opportunities: int = 10
@@ -149,6 +150,7 @@ def _voc_config(v: Mapping[str, Any]) -> VocConfig:
         min_customers=int(v.get("min_customers", defaults.min_customers)),
         min_respondents=int(v.get("min_respondents", defaults.min_respondents)),
         bootstrap_replicates=int(v.get("bootstrap_replicates", defaults.bootstrap_replicates)),
+        segment_prior_strength=float(v.get("segment_prior_strength", defaults.segment_prior_strength)),
         calibration_model_name=str(v.get("calibration_model_name", defaults.calibration_model_name)),
         outcomes=dict(v.get("outcomes") or {}),
         min_opportunities=int(v.get("min_opportunities", defaults.min_opportunities)),

@@ -114,7 +114,7 @@ def _segments(customers: DataFrame) -> DataFrame:
 
 
 def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | None, replicates: int = 200,
-                        min_customers: int = 30, seed: int = 0,
+                        min_customers: int = 30, seed: int = 0, prior_strength: float = 0.0,
                         missing_model: str = "no calibration model: too few survey answers to fit one") -> DataFrame:
     """gold.emotion_index rows (without the model version column, added by the job);
     ``missing_model`` is the status of every row when ``coefficients`` is None."""
@@ -144,12 +144,13 @@ def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | 
             row["status"] = f"too few active customers (n={len(frame)} < {min_customers})"
         else:
             base = frame[["q_detractor", "q_passive", "q_promoter"]].to_numpy(dtype=float)
-            result = segment_index(model, base, answers, replicates=replicates, seed=seed)
+            result = segment_index(model, base, answers, replicates=replicates, seed=seed,
+                                   prior_strength=prior_strength)
             row.update(emotion_index=result.index, emotion_index_low=result.low, emotion_index_high=result.high,
-                       share_detractor=result.prior[0], share_passive=result.prior[1],
-                       share_promoter=result.prior[2],
+                       share_detractor=result.shares[0], share_passive=result.shares[1],
+                       share_promoter=result.shares[2],
                        # the silent middle: expected passives among those who never answered
-                       silent_passives=max(0.0, result.prior[1] * len(frame) - float((answers == 1).sum())))
+                       silent_passives=max(0.0, result.shares[1] * len(frame) - float((answers == 1).sum())))
         return pd.DataFrame([row])
 
     return segments.groupBy("week", "product", "channel").applyInPandas(one_segment, INDEX_SCHEMA)

@@ -3,9 +3,8 @@
 Each drill runs one job as a subprocess (``voicelake <job>``) with ``VOICELAKE_FAULT`` set, so
 that the process kills itself with SIGKILL at a named point between two writes, then reruns
 the job in-process on the shared session and checks that nothing was lost or duplicated.
-The gold drill kills the build between staging and publishing; ``gold.between_tables`` (one
-table published, the other not) exists as a fault point but is not drilled here, to keep the
-suite's time down (its subprocess runs the whole gold validation first).
+The gold drills kill the build between staging and publishing, and between publishing one
+table and the next (``gold.between_tables``); a rerun must then equal a clean rebuild.
 """
 
 from __future__ import annotations
@@ -93,7 +92,7 @@ def test_silver_killed_between_its_two_tables_is_repaired_by_a_rerun(lake: JobCo
         conversations, "conversation_id", "left_anti").count() == 0  # both tables from one build
 
 
-@pytest.mark.parametrize("point", ["gold.before_publish"])  # gold.between_tables: see the module doc
+@pytest.mark.parametrize("point", ["gold.before_publish", "gold.between_tables"])
 def test_gold_killed_mid_publish_equals_a_clean_rebuild_after_a_rerun(lake: JobContext, point: str) -> None:
     ensure_silver(lake)
     taxonomy = load_taxonomy()

@@ -82,6 +82,24 @@ def test_a_segment_with_another_mix_is_recovered_with_its_interval() -> None:
     assert abs(100 * (p[:, 2] - p[:, 0]).mean() - truth) > abs(result.index - truth)
 
 
+def test_a_small_segment_is_shrunk_toward_the_population_by_its_prior_strength() -> None:
+    """Forty customers, five answers all from promoters: alone they would make the segment
+    a promoter crowd (each answer stands for 1 / response rate customers); a prior worth
+    100 customers keeps it near the population, and the interval is narrower."""
+    frame, y, answered = population(20000, seed=1)
+    model = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES)
+    seg, _, _ = population(40, seed=9)
+    answers = np.full(40, -1)
+    answers[:5] = 2
+    base = model.predict_proba(seg, corrected=False)
+    alone = segment_index(model, base, answers, replicates=100)
+    shrunk = segment_index(model, base, answers, replicates=100, prior_strength=100)
+    population_index = 100 * (model.population_prior[2] - model.population_prior[0])
+    assert abs(shrunk.index - population_index) < abs(alone.index - population_index)
+    assert shrunk.high - shrunk.low < alone.high - alone.low
+    assert sum(shrunk.shares) == pytest.approx(1.0) and shrunk.respondents == 5
+
+
 @pytest.mark.parametrize("signal", [1.0, 0.3])
 def test_each_class_response_rate_is_recovered_even_from_weak_features(signal: float) -> None:
     """Who answered and who did not identify P(answer | class); with messages that say little
