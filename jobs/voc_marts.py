@@ -159,9 +159,14 @@ def voc_inputs(ctx: JobContext, scope: VocScope) -> VocInputs:
 
 
 def english_stopwords() -> tuple[str, ...]:
+    """scikit-learn's and spaCy's English stop words (spaCy's adds verb forms such as "does")."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return tuple(sorted(ENGLISH_STOP_WORDS))
+    from voicelake.pii import hidden_modules
+
+    with hidden_modules("torch", "transformers"):  # spaCy's import would load them; a word list needs neither
+        from spacy.lang.en.stop_words import STOP_WORDS
+    return tuple(sorted(set(ENGLISH_STOP_WORDS) | set(STOP_WORDS)))
 
 
 def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[str, DataFrame]:

@@ -185,7 +185,7 @@ def _offline_tldextract() -> None:
 
 
 @contextmanager
-def _hidden_modules(*names: str) -> Iterator[None]:
+def hidden_modules(*names: str) -> Iterator[None]:
     """Imports of ``names`` fail inside the block unless the process has already imported them.
 
     spaCy (through thinc) and Presidio (through its Hugging Face pipeline) import torch and
@@ -208,7 +208,7 @@ def _hidden_modules(*names: str) -> Iterator[None]:
 def analyzer() -> Any:
     """A Presidio AnalyzerEngine on a blank spaCy English pipeline with voicelake's recognizers
     (built once per process, without importing torch or transformers)."""
-    with _hidden_modules("torch", "transformers"):
+    with hidden_modules("torch", "transformers"):
         return _build_analyzer()
 
 
