@@ -65,7 +65,7 @@ def main() -> None:
     from voicelake.jobs.build_silver import build_silver
     from voicelake.jobs.ingest import ingest
     from voicelake.jobs.transforms.emotion_index import customer_windows, feature_names
-    from voicelake.jobs.voc_marts import _windows, build_voc_marts, survey_answers, voc_scope
+    from voicelake.jobs.voc_marts import build_voc_marts, survey_answers, voc_scope, week_windows
     from voicelake.models.taxonomy import load_taxonomy
     from voicelake.pii import hmac_pseudonym
     from voicelake.runtime import open_lake
@@ -130,7 +130,7 @@ def main() -> None:
         weeks = sorted({r[0] for r in ctx.lake.read(GOLD_EMOTION_INDEX).select("week").distinct().collect()})
         customers = customer_windows(messages_df, ctx.lake.read(SILVER_MESSAGE_EMOTIONS),
                                      survey_answers(ctx.lake.read(SILVER_CONVERSATIONS)),
-                                     _windows(ctx, weeks, config.voc.window_days), labels).toPandas()
+                                     week_windows(ctx, weeks, config.voc.window_days), labels).toPandas()
         key = pseudonym_key(config)
         classes = truth["customer_weeks"].where(F.col("active")).select(
             F.to_date("week_start").alias("week"), "customer_id", "nps_class").toPandas()

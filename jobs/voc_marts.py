@@ -116,7 +116,7 @@ def _weeks_in(messages: DataFrame) -> list[date]:
     return [first + timedelta(days=7 * i) for i in range((last - first).days // 7 + 1)]
 
 
-def _windows(ctx: JobContext, weeks: Sequence[date], window_days: int) -> DataFrame:
+def week_windows(ctx: JobContext, weeks: Sequence[date], window_days: int) -> DataFrame:
     """(week, window_start, window_end): the week's end minus ``window_days`` to its end."""
     rows = [(w, datetime.combine(w + timedelta(days=7 - window_days), time()),
              datetime.combine(w + timedelta(days=7), time())) for w in weeks]
@@ -195,7 +195,7 @@ def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[s
 
     labels = load_taxonomy().labels
     customers = customer_windows(inputs.messages, inputs.emotions, survey_answers(inputs.conversations),
-                                 _windows(ctx, inputs.weeks, voc.window_days), labels,
+                                 week_windows(ctx, inputs.weeks, voc.window_days), labels,
                                  outcome_params.negative_valence).cache()
     calibration = fit_and_register(ctx.config, customers, list(feature_names(labels)), inputs.weeks)
     index = build_emotion_index(customers, calibration.coefficients, replicates=voc.bootstrap_replicates,
