@@ -162,7 +162,7 @@ def english_stopwords() -> tuple[str, ...]:
     """scikit-learn's and spaCy's English stop words (spaCy's adds verb forms such as "does")."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    from voicelake.pii import hidden_modules
+    from voicelake.imports import hidden_modules
 
     with hidden_modules("torch", "transformers"):  # spaCy's import would load them; a word list needs neither
         from spacy.lang.en.stop_words import STOP_WORDS

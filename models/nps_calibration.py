@@ -17,7 +17,7 @@ to apply in Spark as plain column expressions (`CalibrationModel.coefficients`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -147,14 +147,12 @@ def fit_calibration(respondents: pd.DataFrame, labels: np.ndarray, nonrespondent
     messages were heard (the features mean the same thing in both).
     """
     logit = fit_logit(respondents, labels, features, c)
-    prior = np.bincount(labels.astype(int), minlength=3) / len(labels)
+    counts = np.bincount(labels.astype(int), minlength=3)
     rates = np.clip(estimate_response_rates(logit, respondents, nonrespondents), 1e-4, 1 - 1e-4)
-    model = CalibrationModel(logit.features, logit.mean, logit.scale, logit.coef, logit.intercept,
-                             -np.log(rates), np.log1p(-rates), prior)
-    heard = np.zeros(3) if len(nonrespondents) == 0 else model.predict_proba(nonrespondents, nonrespondent=True).sum(0)
-    population_prior = (np.bincount(labels.astype(int), minlength=3) + heard) / (len(labels) + len(nonrespondents))
-    return CalibrationModel(logit.features, logit.mean, logit.scale, logit.coef, logit.intercept,
-                            -np.log(rates), np.log1p(-rates), prior, population_prior)
+    model = replace(logit, response_offset=-np.log(rates), nonresponse_offset=np.log1p(-rates),
+                    respondents_prior=counts / len(labels))
+    heard = model.predict_proba(nonrespondents, nonrespondent=True).sum(axis=0) if len(nonrespondents) else 0.0
+    return replace(model, population_prior=(counts + heard) / (len(labels) + len(nonrespondents)))
 
 
 def calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
+
+from voicelake.imports import hidden_modules
 
 PLACEHOLDERS = {"PERSON": "[PERSON]", "EMAIL_ADDRESS": "[EMAIL]", "PHONE_NUMBER": "[PHONE]",
                 "CREDIT_CARD": "[CARD]", "IBAN_CODE": "[IBAN]", "ADDRESS": "[ADDRESS]", "IP_ADDRESS": "[IP]"}
@@ -182,26 +182,6 @@ def _offline_tldextract() -> None:
         extract = staticmethod(extractor)
 
     email_recognizer.tldextract = _Offline  # type: ignore[assignment]
-
-
-@contextmanager
-def hidden_modules(*names: str) -> Iterator[None]:
-    """Imports of ``names`` fail inside the block unless the process has already imported them.
-
-    spaCy (through thinc) and Presidio (through its Hugging Face pipeline) import torch and
-    transformers eagerly when installed, which costs a fresh Spark Python worker ~12 s; the
-    PII pass uses neither. Both libraries guard those imports and work without them. The
-    block only changes what this import sees: a later ``import torch`` (the scoring UDF in
-    the same worker) loads it as usual."""
-    hidden = [n for n in names if n not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, 0) is None:
-                del sys.modules[name]
 
 
 @lru_cache(maxsize=1)
