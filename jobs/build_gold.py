@@ -99,11 +99,16 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
         conversations = conversations.where(F.col("opened_date").isin(list(dates)))
         messages = messages.where(F.col("sent_date").isin(list(dates)))
     marts = {GOLD_SERVICE_DAILY: build_service_daily(conversations, messages)}
+    cached: list[DataFrame] = []
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
         marts[GOLD_EMOTION_DAILY] = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
-        marts.update(build_voc_marts(ctx, _scope(ctx, dates), data_cut_off(ctx, dates)))
-    return {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
-            for table, frame in marts.items()}
+        marts.update(build_voc_marts(ctx, _scope(ctx, dates), data_cut_off(ctx, dates), cached))
+    try:
+        return {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
+                for table, frame in marts.items()}
+    finally:
+        for frame in cached:  # staged copies are read back from the lake, not from these
+            frame.unpersist()
 
 
 def staged_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:

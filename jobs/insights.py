@@ -37,6 +37,29 @@ def latest_week(ctx: JobContext) -> date | None:
     return scalar(ctx.lake.read(GOLD_EMOTION_INDEX).agg(F.max("week")))
 
 
+def agent_lines(agents: Sequence[Row], top: int = 3) -> list[str]:
+    """The agents to learn from and to coach, best first (``agents`` ordered by rank score).
+
+    When the week's replies to negative customer turns show no empathy at all, the ranking
+    would be arbitrary (every rank score is the team mean): it says so instead of naming anyone.
+    """
+    def agent_line(r: Row) -> str:
+        return (f"  {r['agent_key'][:12]}  empathy {_pct(r['empathy_rate'])} [{_pct(r['empathy_rate_low'])}, "
+                f"{_pct(r['empathy_rate_high'])}] of {r['empathy_opportunities']} opportunities, "
+                f"trust restored {_pct(r['trust_restored_rate'])} of {r['started_negative']}")
+
+    opportunities = sum(int(r["empathy_opportunities"] or 0) for r in agents)
+    if agents and sum(int(r["empathy_hits"] or 0) for r in agents) == 0:
+        return [f"agents: no empathy signal this week: the emotion model found empathy in none of the "
+                f"{opportunities} agent replies to a negative customer turn, so no agent is named to learn "
+                f"from or to coach (check the emotion model's empathy recall: voicelake models)"]
+    lines = ["agents to learn from (shrunk empathy rate):"]
+    lines += [agent_line(r) for r in agents[:top]] or ["  (no agent with enough empathy opportunities)"]
+    lines += ["agents to coach:"]
+    lines += [agent_line(r) for r in list(reversed(agents))[:top] if r not in agents[:top]] or ["  (none)"]
+    return lines
+
+
 def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[str]:
     """The summary's lines for ``week`` (a Monday; default the latest built)."""
     week = week_of(week) if week and ctx.lake.exists(GOLD_EMOTION_INDEX) else latest_week(ctx)
@@ -77,15 +100,7 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
     agents = (lake.read(GOLD_AGENT_SCORECARD).where((F.col("week") == F.lit(week)) & (F.col("evidence") == "ok"))
               .orderBy(F.col("rank_score").desc(), "agent_key").collect()) if lake.exists(GOLD_AGENT_SCORECARD) else []
 
-    def agent_line(r: Row) -> str:
-        return (f"  {r['agent_key'][:12]}  empathy {_pct(r['empathy_rate'])} [{_pct(r['empathy_rate_low'])}, "
-                f"{_pct(r['empathy_rate_high'])}] of {r['empathy_opportunities']} opportunities, "
-                f"trust restored {_pct(r['trust_restored_rate'])} of {r['started_negative']}")
-
-    lines += ["", "agents to learn from (shrunk empathy rate):"]
-    lines += [agent_line(r) for r in agents[:top]] or ["  (no agent with enough empathy opportunities)"]
-    lines += ["agents to coach:"]
-    lines += [agent_line(r) for r in list(reversed(agents))[:top] if r not in agents[:top]] or ["  (none)"]
+    lines += ["", *agent_lines(agents, top)]
 
     month = month_of(week)
     lines += ["", f"what the passives lack ({month:%Y-%m}, ranked: lift's lower bound above 1):"]

@@ -23,7 +23,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from voicelake.jobs.transforms.emotion_index import build_emotion_index, customer_windows, feature_names
+from voicelake.jobs.transforms.emotion_index import (
+    CONTACTS,
+    build_emotion_index,
+    customer_windows,
+    feature_names,
+)
 from voicelake.jobs.transforms.voc import (
     OutcomeParams,
     PassiveParams,
@@ -169,8 +174,13 @@ def english_stopwords() -> tuple[str, ...]:
     return tuple(sorted(set(ENGLISH_STOP_WORDS) | set(STOP_WORDS)))
 
 
-def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[str, DataFrame]:
-    """Every voice-of-customer mart of the scope (not written; build_gold stages them)."""
+def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime,
+                    cached: list[DataFrame] | None = None) -> dict[str, DataFrame]:
+    """Every voice-of-customer mart of the scope (not written; build_gold stages them).
+
+    Intermediate frames several marts share are cached and appended to ``cached``: the
+    caller unpersists them once the marts are written."""
+    cached = [] if cached is None else cached
     from voicelake.models.calibration_registry import fit_and_register
 
     voc = ctx.config.voc
@@ -185,6 +195,7 @@ def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[s
     outcomes = build_conversation_outcomes(inputs.messages, inputs.emotions, inputs.conversations,
                                            outcome_params, as_of=as_of)
     outcomes = _in(outcomes, "week", inputs.weeks).cache()
+    cached.append(outcomes)
     # the scorecard ranks people: channels where replies come from a shared brand account are left out
     personal = F.col("channel").isin(*voc.scorecard_channels)
     empathy = empathy_turns(inputs.messages.where(personal), inputs.emotions, outcome_params)
@@ -197,7 +208,8 @@ def build_voc_marts(ctx: JobContext, scope: VocScope, as_of: datetime) -> dict[s
     customers = customer_windows(inputs.messages, inputs.emotions, survey_answers(inputs.conversations),
                                  week_windows(ctx, inputs.weeks, voc.window_days), labels,
                                  outcome_params.negative_valence).cache()
-    calibration = fit_and_register(ctx.config, customers, list(feature_names(labels)), inputs.weeks)
+    cached.append(customers)
+    calibration = fit_and_register(ctx.config, customers, list(feature_names(labels)), inputs.weeks, CONTACTS)
     index = build_emotion_index(customers, calibration.coefficients, replicates=voc.bootstrap_replicates,
                                 min_customers=voc.min_customers,
                                 prior_strength=voc.segment_prior_strength, missing_model=calibration.reason)

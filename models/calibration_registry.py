@@ -29,7 +29,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.config import Config
-from voicelake.models.nps_calibration import CalibrationModel, calibration_error, fit_calibration
+from voicelake.models.nps_calibration import NPS_CLASSES, CalibrationModel, calibration_error, fit_calibration
 
 MAX_POPULATION_ROWS = 200_000  # customers the non-response correction is estimated on (a sample above)
 
@@ -67,12 +67,14 @@ def _population(customers: DataFrame, features: Sequence[str]) -> pd.DataFrame:
 
 
 def fit_and_register(config: Config, customers: DataFrame, features: Sequence[str],
-                     weeks: Sequence[date]) -> FittedCalibration:
-    """Fit on ``customers`` (`customer_windows` rows), log and register (no alias yet)."""
-    respondents_n = customers.where(F.col("answer") >= 0).count()
+                     weeks: Sequence[date], contacts: str | None = None) -> FittedCalibration:
+    """Fit on ``customers`` (`customer_windows` rows), log and register (no alias yet);
+    ``contacts`` names the feature counting each customer's contacts (survey chances)."""
+    # the model learns from respondents whose messages were heard: only they count toward the gate
+    respondents_n = customers.where((F.col("answer") >= 0) & F.col("heard")).count()
     if respondents_n < config.voc.min_respondents:
-        reason = (f"no calibration model: {respondents_n} survey answers, fewer than voc.min_respondents "
-                  f"({config.voc.min_respondents})")
+        reason = (f"no calibration model: {respondents_n} survey answers from customers whose messages were "
+                  f"heard, fewer than voc.min_respondents ({config.voc.min_respondents})")
         print(f"emotion index: {reason}")
         return FittedCalibration(None, None, respondents_n, None, reason)
     frame = _population(customers, features)
@@ -85,12 +87,13 @@ def fit_and_register(config: Config, customers: DataFrame, features: Sequence[st
                   "cover all three NPS classes")
         print(f"emotion index: {reason}")
         return FittedCalibration(None, None, len(labels), None, reason)
-    model = fit_calibration(answered, labels, heard[heard["answer"] < 0], list(features))
+    model = fit_calibration(answered, labels, heard[heard["answer"] < 0], list(features), contacts=contacts)
     ece = calibration_error(model.predict_proba(answered, corrected=False)[:, 2], (labels == 2).astype(float))
+    rates = {f"response_rate_{name}": float(rate) for name, rate in zip(NPS_CLASSES, model.response_rate, strict=True)}
     version = _register(config, model, {"respondents": len(answered), "population": len(heard),
-                                        "calibration_error_promoter": ece},
+                                        "calibration_error_promoter": ece, **rates},
                         {"weeks": f"{min(weeks)}..{max(weeks)}", "features": len(features),
-                         "window_days": config.voc.window_days})
+                         "window_days": config.voc.window_days, "contacts": contacts or "one per customer"})
     return FittedCalibration(model.coefficients(), version, len(answered), ece)
 
 

@@ -3,12 +3,13 @@
 It is fitted on the customers who answered an NPS survey and applied to every active
 customer. Respondents are not a random sample: the unhappy and the delighted answer far
 more often than the middle, so P(class | emotions) learnt on respondents overstates the
-extremes. Because the selection depends on the class (not on the messages once the class
-is known), it is a prior shift (Saerens, Latinne and Decaestecker 2002): the response
-rate of each class is estimated by maximum likelihood from who answered and who did not
-(`estimate_response_rates`), and becomes a fixed offset on the model's logits, so every
-segment is corrected the same way; a segment's own class shares are then re-estimated by
-EM with its respondents' answers as known (`segment_index`).
+extremes. Because the selection depends on the class and on how many times the customer
+was asked (each contact can bring a survey), not on the messages once those are known, it
+is a prior shift (Saerens, Latinne and Decaestecker 2002) per contact count: the response
+rate per contact of each class is estimated by maximum likelihood from who answered and who
+did not (`estimate_response_rates`) and corrects the model's logits; a segment's own class
+shares are then re-estimated by EM with its respondents' answers as known, and its interval
+is a posterior predictive of its customers' classes (`segment_index`).
 
 The model is a standardised multinomial logistic regression (scikit-learn), small enough
 to apply in Spark as plain column expressions (`CalibrationModel.coefficients`).
@@ -33,24 +34,29 @@ def nps_class(scores: Sequence[float] | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CalibrationModel:
-    """Standardised multinomial logit plus a per-class non-response offset on the logits."""
+    """Standardised multinomial logit plus each class's survey response rate per contact."""
 
     features: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray            # (3, n_features) on standardised features
     intercept: np.ndarray       # (3,)
-    response_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(1 / response rate)
-    nonresponse_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # log(1 - response rate)
-    respondents_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares it was fitted on
+    response_rate: np.ndarray = field(default_factory=lambda: np.ones(3))  # P(answer | class) per contact
+    contacts: str | None = None  # the feature counting a customer's contacts (survey invitations); None: one
     population_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares of everyone
+
+    def response_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n, 3) P(the customer answered in the window | class): every contact is a chance
+        to be asked, so ``1 - (1 - rate_k) ** contacts``."""
+        return answer_probability(self.response_rate, contact_counts(frame, self.contacts))
 
     def logits(self, frame: pd.DataFrame, corrected: bool = True, nonrespondent: bool = False) -> np.ndarray:
         x = (frame[list(self.features)].to_numpy(dtype=float) - self.mean) / self.scale
         z = x @ self.coef.T + self.intercept
-        if corrected:
-            z = z + self.response_offset
-        return z + self.nonresponse_offset if nonrespondent else z
+        if not corrected:
+            return z
+        r = self.response_probability(frame)
+        return z - np.log(r) + (np.log1p(-r) if nonrespondent else 0.0)
 
     def predict_proba(self, frame: pd.DataFrame, corrected: bool = True, nonrespondent: bool = False) -> np.ndarray:
         """(n, 3) class probabilities of a customer of the population (``corrected``), or of a
@@ -60,12 +66,11 @@ class CalibrationModel:
 
     def coefficients(self) -> dict[str, object]:
         """Plain numbers for logging and for applying the model as Spark column expressions:
-        logit_k = intercept_k + offset_k + sum_j coef_kj * (x_j - mean_j) / scale_j."""
+        logit_k = intercept_k + sum_j coef_kj * (x_j - mean_j) / scale_j (respondent posteriors;
+        the response rates per contact correct them for who answers)."""
         return {"classes": list(NPS_CLASSES), "features": list(self.features), "mean": self.mean.tolist(),
                 "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
-                "response_offset": self.response_offset.tolist(),
-                "nonresponse_offset": self.nonresponse_offset.tolist(),
-                "respondents_prior": self.respondents_prior.tolist(),
+                "response_rate": self.response_rate.tolist(), "contacts": self.contacts,
                 "population_prior": self.population_prior.tolist()}
 
     @classmethod
@@ -73,9 +78,24 @@ class CalibrationModel:
         """Inverse of `coefficients`."""
         def arr(key: str) -> np.ndarray:
             return np.asarray(data[key], dtype=float)
+        contacts = data.get("contacts")
         return cls(tuple(data["features"]), arr("mean"), arr("scale"), arr("coef"),  # type: ignore[arg-type]
-                   arr("intercept"), arr("response_offset"), arr("nonresponse_offset"),
-                   arr("respondents_prior"), arr("population_prior"))
+                   arr("intercept"), arr("response_rate"), None if contacts is None else str(contacts),
+                   arr("population_prior"))
+
+
+def contact_counts(frame: pd.DataFrame, contacts: str | None) -> np.ndarray:
+    """Contacts per customer (at least one: an active customer was asked at most once per
+    contact, and a customer heard had one); all ones without a contacts feature."""
+    if contacts is None:
+        return np.ones(len(frame))
+    return np.maximum(1.0, frame[contacts].to_numpy(dtype=float))
+
+
+def answer_probability(rate: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """(n, 3): ``1 - (1 - rate_k) ** contacts_i``, kept inside (0, 1)."""
+    r = 1.0 - (1.0 - np.asarray(rate, dtype=float))[None, :] ** np.asarray(contacts, dtype=float)[:, None]
+    return np.clip(r, 1e-6, 1 - 1e-6)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -105,17 +125,20 @@ def fit_logit(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str], 
 
 def estimate_response_rates(model: CalibrationModel, respondents: pd.DataFrame, nonrespondents: pd.DataFrame,
                             ridge: float = 1.0) -> np.ndarray:
-    """P(answer | class k), k = detractor, passive, promoter, by maximum likelihood.
+    """P(a contact's survey is answered | class k), k = detractor, passive, promoter, by
+    maximum likelihood.
 
-    With ``q_k(x)`` the respondents' posteriors (the model) and selection depending on the
-    class only, the odds of not answering given the messages are
-    ``P(S=0 | x) / P(S=1 | x) = sum_k q_k(x) * theta_k`` with ``theta_k = (1 - r_k) / r_k``
-    (Bayes' rule on P(x | k), which respondents and non-respondents share). The three
-    ``theta_k`` are fitted on who answered and who did not, a convex problem in
-    ``log theta`` solved directly (an EM on the population's priors converges too slowly
-    to reach it when the messages say little about the class). ``ridge`` pulls the three
-    towards the overall odds, which is all the data can say when the features carry no
-    class information.
+    With ``q_k(x)`` the respondents' posteriors (the model) and the answer depending on the
+    class and on how many contacts asked (``model.contacts``), not on the messages otherwise,
+    the odds of not answering given the messages are
+    ``P(S=0 | x) / P(S=1 | x) = sum_k q_k(x) * theta_k(x)`` with
+    ``theta_k = (1 - r_k) / r_k`` and ``r_k = 1 - (1 - rate_k) ** contacts`` (Bayes' rule on
+    P(x | k), which respondents and non-respondents share once the contacts are known). The
+    three rates are fitted on who answered and who did not, directly on the likelihood (an
+    EM on the population's priors converges too slowly to reach it when the messages say
+    little about the class). ``ridge`` pulls their logits together, which is all the data can
+    say when the features carry no class information. Counting contacts matters: a customer
+    who wrote three times was asked three times, and more often in a bad week.
     """
     from scipy.optimize import minimize
 
@@ -123,34 +146,35 @@ def estimate_response_rates(model: CalibrationModel, respondents: pd.DataFrame, 
     q0 = model.predict_proba(nonrespondents, corrected=False)
     if len(q0) == 0:
         return np.ones(3)
-    centre = np.log(len(q0) / len(q1))
+    n1 = contact_counts(respondents, model.contacts)
+    n0 = contact_counts(nonrespondents, model.contacts)
+    share = len(q1) / (len(q1) + len(q0))
+    start = np.log(share / (1 - share)) - np.log(max(1.0, float(np.mean(np.r_[n1, n0]))))
 
-    def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = np.exp(phi)
-        g1, g0 = q1 @ theta, q0 @ theta
-        value = np.log1p(g1).sum() - (np.log(g0) - np.log1p(g0)).sum() + ridge * ((phi - centre) ** 2).sum()
-        grad = theta * ((q1 / (1 + g1)[:, None]).sum(axis=0)
-                        - (q0 * (1 / g0 - 1 / (1 + g0))[:, None]).sum(axis=0)) + 2 * ridge * (phi - centre)
-        return float(value), grad
+    def objective(phi: np.ndarray) -> float:
+        rate = 1.0 / (1.0 + np.exp(-phi))
+        r1, r0 = answer_probability(rate, n1), answer_probability(rate, n0)
+        g1, g0 = (q1 * (1 - r1) / r1).sum(axis=1), (q0 * (1 - r0) / r0).sum(axis=1)
+        return float(np.log1p(g1).sum() - (np.log(g0) - np.log1p(g0)).sum() + ridge * ((phi - phi.mean()) ** 2).sum())
 
-    result = minimize(objective, np.full(3, centre), jac=True, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 3)
-    return np.asarray(1.0 / (1.0 + np.exp(result.x)))
+    result = minimize(objective, np.full(3, start), method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 3)
+    return np.asarray(1.0 / (1.0 + np.exp(-result.x)))
 
 
 def fit_calibration(respondents: pd.DataFrame, labels: np.ndarray, nonrespondents: pd.DataFrame,
-                    features: Sequence[str], c: float = 1.0) -> CalibrationModel:
-    """The full model: logit on respondents, then the response rate of each class from who
-    answered and who did not (`estimate_response_rates`).
+                    features: Sequence[str], c: float = 1.0, contacts: str | None = None) -> CalibrationModel:
+    """The full model: logit on respondents, then the response rate of each class per
+    contact from who answered and who did not (`estimate_response_rates`).
 
-    A customer of the population has posteriors proportional to q_k(x) / r_k; one known not
-    to have answered, to q_k(x) * (1 - r_k) / r_k. Both frames hold customers whose
-    messages were heard (the features mean the same thing in both).
+    A customer of the population has posteriors proportional to q_k(x) / r_k(x); one known
+    not to have answered, to q_k(x) * (1 - r_k(x)) / r_k(x). Both frames hold customers whose
+    messages were heard (the features mean the same thing in both). ``contacts`` names the
+    feature that counts each customer's contacts (None: one each).
     """
-    logit = fit_logit(respondents, labels, features, c)
+    logit = replace(fit_logit(respondents, labels, features, c), contacts=contacts)
     counts = np.bincount(labels.astype(int), minlength=3)
     rates = np.clip(estimate_response_rates(logit, respondents, nonrespondents), 1e-4, 1 - 1e-4)
-    model = replace(logit, response_offset=-np.log(rates), nonresponse_offset=np.log1p(-rates),
-                    respondents_prior=counts / len(labels))
+    model = replace(logit, response_rate=rates)
     heard = model.predict_proba(nonrespondents, nonrespondent=True).sum(axis=0) if len(nonrespondents) else 0.0
     return replace(model, population_prior=(counts + heard) / (len(labels) + len(nonrespondents)))
 
@@ -181,64 +205,83 @@ class SegmentIndex:
     shares: tuple[float, float, float]  # detractor, passive, promoter shares of the segment's customers
 
 
-def _segment_shares(base: np.ndarray, known: np.ndarray, answered: np.ndarray, ratio: np.ndarray,
-                    keep: np.ndarray, weights: np.ndarray, population: np.ndarray, strength: float,
-                    start: np.ndarray, iterations: int, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """(segment prior, the segment's class shares) by MAP-EM: a Dirichlet prior worth
-    ``strength`` customers at the population's shares."""
+def _nonrespondent_posteriors(base: np.ndarray, prior: np.ndarray, odds: np.ndarray) -> np.ndarray:
+    """P(class | messages, did not answer) in a segment whose class prior is ``prior``:
+    proportional to q_k(x) * prior_k / population_k * (1 - r_k(x)) / r_k(x); ``odds`` holds
+    the last two factors."""
+    q = base * prior * odds
+    return np.asarray(q / q.sum(axis=1, keepdims=True))
+
+
+def _segment_prior(base: np.ndarray, known_mass: np.ndarray, rest: np.ndarray, odds: np.ndarray,
+                   weights: np.ndarray, population: np.ndarray, strength: float, start: np.ndarray,
+                   iterations: int, tol: float) -> np.ndarray:
+    """The segment's class prior by MAP-EM: a Dirichlet prior worth ``strength`` customers at
+    the population's shares; ``known_mass`` is the (weighted) answers of respondents."""
     prior = start.copy()
     total = weights.sum()
-    known_mass = (weights[answered, None] * known[answered]).sum(axis=0)
-    rest = ~answered
-
-    def posteriors(p: np.ndarray) -> np.ndarray:
-        q = base[rest] * (p * ratio * keep)
-        return np.asarray((weights[rest, None] * (q / q.sum(axis=1, keepdims=True))).sum(axis=0))
-
     for _ in range(iterations):
-        new = (known_mass + posteriors(prior) + strength * population) / (total + strength)
+        post = _nonrespondent_posteriors(base[rest], prior, odds[rest])
+        new = (known_mass + (weights[rest, None] * post).sum(axis=0) + strength * population) / (total + strength)
         done = np.abs(new - prior).max() < tol
         prior = new
         if done:
             break
-    return prior, (known_mass + posteriors(prior)) / total
+    return prior
 
 
-def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray, replicates: int = 200,
-                  seed: int = 0, iterations: int = 100, tol: float = 1e-6,
-                  prior_strength: float = 0.0) -> SegmentIndex:
+def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray,
+                  contacts: np.ndarray | None = None, replicates: int = 200, seed: int = 0,
+                  iterations: int = 100, tol: float = 1e-6, prior_strength: float = 0.0) -> SegmentIndex:
     """The segment's class shares by EM, its customers' own answers taken as known.
 
     ``base`` holds the respondents-model posteriors (uncorrected) of the segment's customers,
-    ``answers`` their NPS class (0-2) where they answered in the window, else -1. The
-    segment's class prior is re-estimated (a prior shift: a segment hit by a bad release has
-    more detractors than the population the model saw), customers who did not answer
-    weighted by 1 - their class's response rate, and shrunk toward the population's by a
+    ``answers`` their NPS class (0-2) where they answered in the window, else -1, and
+    ``contacts`` how many contacts each had (None: one). The segment's class prior is
+    re-estimated (a prior shift: a segment hit by a bad release has more detractors than the
+    population the model saw), customers who did not answer weighted by the odds of not
+    answering for their class and contacts, and shrunk toward the population's by a
     Dirichlet prior worth ``prior_strength`` customers: a small segment's few answers, each
-    standing for 1 / (response rate) customers, do not swing it alone. The shares are the
-    segment's own customers: answers where known, posteriors elsewhere. The interval is a
-    Poisson bootstrap over customers (``replicates`` EM runs, warm-started).
+    standing for several customers, do not swing it alone. The shares are the segment's own
+    customers: answers where known, posteriors elsewhere.
+
+    The interval combines the two uncertainties: each of ``replicates`` draws takes a Poisson
+    bootstrap of the customers (the sampling error of the segment's mix and of its prior,
+    re-estimated on the draw) and draws every non-respondent's class from their posterior
+    under that prior (the uncertainty of each customer's own class, which weak signals leave
+    wide); the draw's index is the bootstrap-weighted NPS of those classes.
     """
     base = np.asarray(base, dtype=float)
     answers = np.asarray(answers, dtype=int)
     n = len(base)
     answered = answers >= 0
+    rest = ~answered
     known = np.zeros((n, 3))
     known[answered, answers[answered]] = 1.0
-    ratio = 1.0 / np.clip(model.respondents_prior, 1e-9, None)
-    keep = np.exp(model.nonresponse_offset)
     population = np.asarray(model.population_prior, dtype=float)
-    prior, shares = _segment_shares(base, known, answered, ratio, keep, np.ones(n), population, prior_strength,
-                                    population, iterations, tol)
+    r = answer_probability(model.response_rate, np.ones(n) if contacts is None
+                           else np.maximum(1.0, np.nan_to_num(np.asarray(contacts, dtype=float), nan=1.0)))
+    odds = (1 - r) / r / np.clip(population, 1e-9, None)
+    ones = np.ones(n)
+    prior = _segment_prior(base, known.sum(axis=0), rest, odds, ones, population, prior_strength, population,
+                           iterations, tol)
+    post = _nonrespondent_posteriors(base[rest], prior, odds[rest])
+    shares = (known.sum(axis=0) + post.sum(axis=0)) / n
     rng = np.random.default_rng(seed)
+    known_value = known[:, 2] - known[:, 0]
     draws = []
     for _ in range(replicates):
         w = rng.poisson(1.0, n).astype(float)
         if w.sum() == 0:
             continue
-        _, p = _segment_shares(base, known, answered, ratio, keep, w, population, prior_strength, prior,
-                               iterations, tol)
-        draws.append(100 * (p[2] - p[0]))
+        p = _segment_prior(base, (w[:, None] * known).sum(axis=0), rest, odds, w, population, prior_strength,
+                           prior, iterations, tol)
+        cumulative = _nonrespondent_posteriors(base[rest], p, odds[rest]).cumsum(axis=1)
+        u = rng.random(int(rest.sum()))
+        drawn = (u > cumulative[:, 0]).astype(int) + (u > cumulative[:, 1]).astype(int)
+        value = known_value.copy()
+        value[rest] = (drawn == 2).astype(float) - (drawn == 0)
+        draws.append(100 * float((w * value).sum() / w.sum()))
     index = float(100 * (shares[2] - shares[0]))
     low, high = (np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan))
     # a percentile interval of a skewed small segment can miss its own estimate: widen to hold it

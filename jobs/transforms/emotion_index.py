@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from voicelake.models.nps_calibration import CalibrationModel, segment_index
 
 DISTRESS = ("anger", "frustration", "anxiety", "disappointment")
+CONTACTS = "conversations"  # the feature counting a customer's contacts: each was a chance to be surveyed
 ALL_CHANNELS = "all"
 INDEX_SCHEMA = (
     "week date, product string, channel string, active_customers long, customers_heard long, "
@@ -110,7 +111,7 @@ def _segments(customers: DataFrame) -> DataFrame:
                                                                                   F.array(F.lit("survey"))))
                                       .otherwise(F.col("channels"))))
     return customers.select("week", "product", channel.alias("channel"), "customer_key", "heard", "answer",
-                            "nps_score", "q_detractor", "q_passive", "q_promoter")
+                            "nps_score", CONTACTS, "q_detractor", "q_passive", "q_promoter")
 
 
 def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | None, replicates: int = 200,
@@ -144,8 +145,8 @@ def build_emotion_index(customers: DataFrame, coefficients: Mapping[str, Any] | 
             row["status"] = f"too few active customers (n={len(frame)} < {min_customers})"
         else:
             base = frame[["q_detractor", "q_passive", "q_promoter"]].to_numpy(dtype=float)
-            result = segment_index(model, base, answers, replicates=replicates, seed=seed,
-                                   prior_strength=prior_strength)
+            result = segment_index(model, base, answers, frame[CONTACTS].to_numpy(dtype=float),
+                                   replicates=replicates, seed=seed, prior_strength=prior_strength)
             row.update(emotion_index=result.index, emotion_index_low=result.low, emotion_index_high=result.high,
                        share_detractor=result.shares[0], share_passive=result.shares[1],
                        share_promoter=result.shares[2],

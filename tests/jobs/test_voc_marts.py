@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from tests.conftest import SharedLake
 from voicelake.generator.judge import agent_order, read_truth, shift_sign_agreement, trust_agreement
 from voicelake.generator.scores import planted_scores
 from voicelake.jobs.build_gold import build_gold
-from voicelake.jobs.insights import insights
+from voicelake.jobs.insights import agent_lines, insights
 from voicelake.jobs.validate import ValidationFailed
 from voicelake.lake import Lake
 from voicelake.models.taxonomy import load_taxonomy
@@ -120,6 +120,21 @@ def test_insights_prints_the_week_summary(voc: tuple[JobContext, dict]) -> None:
                     "agents to coach", "what the passives lack"):
         assert heading in text, text
     assert "survey NPS" in text
+
+
+def test_insights_names_no_agent_when_the_week_shows_no_empathy_at_all() -> None:
+    """With no empathy hit anywhere every rank score is the team mean: naming an agent to
+    learn from would be arbitrary, so the summary says why it names none."""
+    def agent(key: str, hits: int, opportunities: int) -> Row:
+        return Row(agent_key=key, empathy_rate=hits / opportunities, empathy_rate_low=0.0, empathy_rate_high=0.5,
+                   empathy_opportunities=opportunities, empathy_hits=hits, trust_restored_rate=0.2,
+                   started_negative=opportunities)
+
+    silent = agent_lines([agent("a1", 0, 12), agent("a2", 0, 9)])
+    assert len(silent) == 1 and "no empathy signal" in silent[0] and "21 agent replies" in silent[0]
+    assert not any("a1" in line for line in silent)
+    ranked = agent_lines([agent("a1", 6, 12), agent("a2", 0, 9)], top=1)
+    assert ranked[0].startswith("agents to learn from") and "a1" in ranked[1] and "a2" in ranked[3]
 
 
 def test_each_broken_voc_mart_fails_its_own_suite_and_leaves_gold_as_it_was(

@@ -112,6 +112,34 @@ def test_each_class_response_rate_is_recovered_even_from_weak_features(signal: f
     np.testing.assert_allclose(rates, [RESPONSE_RATE[k] for k in range(3)], atol=0.03)
 
 
+def test_customers_asked_more_often_are_weighted_by_their_chances_to_answer() -> None:
+    """Every contact is a survey invitation, and the unhappy write more often: who answered
+    then depends on how many times they were asked as well as on their class. Counting the
+    contacts recovers each class's per-contact response rate and the population's NPS, and
+    the interval (a posterior predictive of these customers' own classes) holds it; a model
+    that takes everyone as asked once reads 'wrote often' as 'answers often' and misses."""
+    rng = np.random.default_rng(11)
+    n = 30000
+    y = rng.choice(3, size=n, p=[0.3, 0.45, 0.25])
+    contacts = 1 + rng.poisson(np.array([1.5, 0.4, 0.3])[y])
+    centre = np.array([-0.4, 0.0, 0.4])[y]
+    frame = pd.DataFrame({"mean_valence": centre + rng.normal(0, 0.5, n),
+                          "min_valence": centre - 0.3 + rng.normal(0, 0.6, n),
+                          "contacts": contacts.astype(float)})
+    per_contact = np.array([0.25, 0.03, 0.12])
+    answered = rng.random(n) < 1 - (1 - per_contact[y]) ** contacts
+    truth = nps(y)
+    counted = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES, contacts="contacts")
+    once = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES)
+    np.testing.assert_allclose(counted.response_rate, per_contact, atol=0.03)
+    answers = np.where(answered, y, -1)
+    result = segment_index(counted, counted.predict_proba(frame, corrected=False), answers, contacts,
+                           replicates=50)
+    naive = segment_index(once, once.predict_proba(frame, corrected=False), answers, replicates=50)
+    assert abs(result.index - truth) <= 2 and result.low <= truth <= result.high
+    assert abs(naive.index - truth) > abs(result.index - truth) + 2
+
+
 def test_coefficients_round_trip_and_classes() -> None:
     frame, y, answered = population(3000, seed=7)
     model = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES)

@@ -5,7 +5,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from voicelake.config import Config
-from voicelake.jobs.transforms.emotion_index import build_emotion_index, customer_windows, feature_names
+from voicelake.jobs.transforms.emotion_index import CONTACTS, build_emotion_index, customer_windows, feature_names
 from voicelake.models.nps_calibration import fit_calibration
 
 LABELS = ("anger", "frustration", "anxiety", "disappointment", "confusion", "gratitude", "joy", "empathy", "neutral")
@@ -78,9 +78,10 @@ def test_the_calibration_model_is_registered_and_named_on_the_rows(spark: SparkS
 
     m, e, a, w, _ = _history(spark)
     customers = customer_windows(m, e, a, w, LABELS).cache()
-    fitted = fit_and_register(config, customers, list(feature_names(LABELS)), [WEEK])
+    fitted = fit_and_register(config, customers, list(feature_names(LABELS)), [WEEK], CONTACTS)
     assert fitted.version is not None and fitted.coefficients is not None and fitted.calibration_error is not None
-    assert fitted.calibration_error < 0.1 and fitted.respondents == customers.where("answer >= 0").count()
+    assert fitted.calibration_error < 0.1 and fitted.respondents == customers.where("answer >= 0 and heard").count()
+    assert fitted.coefficients["contacts"] == CONTACTS
     client = mlflow.MlflowClient()
     name = config.voc.calibration_model_name
     with pytest.raises(Exception, match="alias"):  # not champion until a build publishes rows naming it
