@@ -11,6 +11,12 @@
 - ``emoji``: only emoji/symbols; common emoji are spelled out as words first
   (for example a crying face as "sad"), so they score as the emotion they show.
 
+With ``sentences`` on (the model config's ``sentences``; trained models turn it on), a
+message is split into sentences, each is scored, and the message takes the distribution of
+its most emotional sentence (the one least likely neutral): an agent's "Hi Ann, I'm so
+sorry for the trouble. I've refunded the charge." shows empathy, which one score of the
+whole message dilutes into neutral. ``truncated`` then means a sentence was cut.
+
 Non-English text is scored by the same model (silver.messages carries ``language``);
 expect lower confidence there.
 """
@@ -49,6 +55,34 @@ def prepare_text(text: Any) -> tuple[str, str]:
     return _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text), "ok"
 
 
+# a sentence ends at . ! ? or an ellipsis followed by space, or at a line break; very short
+# pieces ("Hi,", "5.1") stay with their neighbour
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\s*\n+\s*")
+MIN_SENTENCE_CHARS = 12
+MAX_SENTENCES = 12
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a prepared text, short fragments merged forward, at most MAX_SENTENCES
+    (the rest stays in the last one)."""
+    pieces = [piece for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+    sentences: list[str] = []
+    carry = ""
+    for piece in pieces:
+        carry = f"{carry} {piece}".strip() if carry else piece.strip()
+        if len(carry) >= MIN_SENTENCE_CHARS:
+            sentences.append(carry)
+            carry = ""
+    if carry:
+        if sentences:
+            sentences[-1] = f"{sentences[-1]} {carry}"
+        else:
+            sentences.append(carry)
+    if len(sentences) > MAX_SENTENCES:
+        sentences = sentences[:MAX_SENTENCES - 1] + [" ".join(sentences[MAX_SENTENCES - 1:])]
+    return sentences or [text]
+
+
 def output_columns(labels: Sequence[str]) -> list[str]:
     return ["label", *[f"p_{x}" for x in labels], "valence", "confidence", "input_status"]
 
@@ -58,12 +92,13 @@ class EmotionClassifier:
 
     def __init__(self, model_dir: str, labels: Sequence[str], positive: Sequence[str],
                  negative: Sequence[str], max_length: int = 128, batch_size: int = 64,
-                 device: str | None = None) -> None:
+                 device: str | None = None, sentences: bool = False) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.torch = torch
         self.labels = list(labels)
+        self.sentences = sentences
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -97,6 +132,20 @@ class EmotionClassifier:
                 probs[idx] = p / p.sum(axis=1, keepdims=True)
         return probs, truncated
 
+    def strongest_sentence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Like `probabilities`, each text scored by its most emotional sentence (lowest
+        P(neutral)); one length-sorted pass over every sentence of every text."""
+        split = [split_sentences(t) for t in texts]
+        owner = np.repeat(np.arange(len(texts)), [len(parts) for parts in split])
+        p, truncated = self.probabilities([sentence for parts in split for sentence in parts])
+        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        cut = np.zeros(len(texts), dtype=bool)
+        np.logical_or.at(cut, owner, truncated)
+        neutral = p[:, self.labels.index("neutral")] if "neutral" in self.labels else -p.max(axis=1)
+        best = pd.Series(neutral).groupby(owner).idxmin().to_numpy()
+        probs[owner[best]] = p[best]
+        return probs, cut
+
     def predict(self, texts: Sequence[Any]) -> pd.DataFrame:
         """Scores for each text, in input order."""
         prepared = [prepare_text(t) for t in texts]
@@ -104,7 +153,10 @@ class EmotionClassifier:
         scored = np.flatnonzero(status != "empty")
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         probs[status == "empty", self.labels.index("neutral")] = 1.0
-        p, truncated = self.probabilities([prepared[i][0] for i in scored])
+        if self.sentences:
+            p, truncated = self.strongest_sentence([prepared[i][0] for i in scored])
+        else:
+            p, truncated = self.probabilities([prepared[i][0] for i in scored])
         probs[scored] = p
         status[scored[truncated]] = "truncated"
         top = probs.argmax(axis=1)
@@ -129,7 +181,8 @@ class EmotionModel(PythonModel):
             torch.set_num_threads(threads)
         self.classifier = EmotionClassifier(
             context.artifacts["model_dir"], cfg["labels"], cfg["positive"], cfg["negative"],
-            int(cfg.get("max_length", 128)), int(cfg.get("batch_size", 64)))
+            int(cfg.get("max_length", 128)), int(cfg.get("batch_size", 64)),
+            sentences=bool(cfg.get("sentences", False)))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if isinstance(model_input, pd.DataFrame):

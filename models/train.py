@@ -349,7 +349,7 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
                                step=h["epoch"])
 
         classifier = EmotionClassifier(str(model_dir), labels, taxonomy.positive, taxonomy.negative,
-                                       settings.max_length, settings.score_batch_size)
+                                       settings.max_length, settings.score_batch_size, sentences=settings.sentences)
         predictions = {name: list(classifier.predict(list(df["text"]))["label"])
                        for name, df in data.eval_slices.items() if not df.empty}
         metrics = slice_metrics(predictions, data.eval_slices, labels)
@@ -378,7 +378,8 @@ def train_and_register(settings: ModelConfig, taxonomy: Taxonomy, feedback: pd.D
         example = pd.DataFrame({"text": ["Thanks, that fixed it!", "I'm still waiting for my refund."]})
         model_config = {"labels": labels, "positive": list(taxonomy.positive),
                         "negative": list(taxonomy.negative), "max_length": settings.max_length,
-                        "batch_size": settings.score_batch_size}  # mlflow also logs these as params
+                        "batch_size": settings.score_batch_size,
+                        "sentences": settings.sentences}  # mlflow also logs these as params
         info = mlflow.pyfunc.log_model(
             name="model", python_model=EmotionModel(), artifacts={"model_dir": str(model_dir)},
             model_config=model_config, input_example=example,

@@ -80,6 +80,7 @@ class ModelConfig:
     max_length: int
     batch_size: int
     score_batch_size: int
+    sentences: bool               # score each sentence; a message takes its most emotional one
     epochs: int
     learning_rate: float
     weight_decay: float
@@ -238,6 +239,7 @@ def _model_config(m: Mapping[str, Any]) -> ModelConfig:
     return ModelConfig(
         base_encoder=str(m["base_encoder"]), max_length=int(m["max_length"]),
         batch_size=int(m["batch_size"]), score_batch_size=int(m["score_batch_size"]),
+        sentences=bool(m.get("sentences", True)),
         epochs=int(m["epochs"]), learning_rate=float(m["learning_rate"]),
         weight_decay=float(m["weight_decay"]), patience=int(m["patience"]),
         max_train_rows=None if m.get("max_train_rows") is None else int(m["max_train_rows"]),

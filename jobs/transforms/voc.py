@@ -34,7 +34,7 @@ class OutcomeParams:
     negative_valence: float = -0.2      # a customer turn below this valence is negative
     non_negative_valence: float = 0.0   # the last customer turn at or above this ended non-negative
     distress_threshold: float = 0.5     # P(anger+frustration+anxiety+disappointment) of an opportunity
-    empathy_threshold: float = 0.5      # P(empathy) of an agent turn that shows empathy
+    empathy_threshold: float = 0.5      # P(empathy) at which an agent turn shows empathy (its label empathy also does)
     repeat_window_days: int = 7         # a new contact on the same topic within this many days
     topic_column: str = "queue"         # what "the same topic" means until topics exist
 
@@ -52,6 +52,13 @@ def _turns(messages: DataFrame, emotions: DataFrame) -> DataFrame:
                                   distress.alias("distress")), "message_id"))
 
 
+def _shows_empathy(params: OutcomeParams) -> Column:
+    """An agent turn shows empathy when the model labels it so (its most likely emotion) or
+    gives empathy at least ``empathy_threshold``: a model spread over nine labels can name
+    empathy first with P(empathy) well under one half."""
+    return (F.col("label") == "empathy") | (F.col("p_empathy") >= params.empathy_threshold)
+
+
 def _is_role(role: str) -> Column:
     return F.col("author_role") == role
 
@@ -60,19 +67,20 @@ def _turn_order() -> WindowSpec:
     return Window.partitionBy("conversation_id").orderBy("sent_at", "message_id")
 
 
-def _with_replies(turns: DataFrame) -> DataFrame:
-    """Each turn with what came after it: the next agent turn's key and P(empathy), and the
-    next customer turn's valence."""
+def _with_replies(turns: DataFrame, params: OutcomeParams) -> DataFrame:
+    """Each turn with what came after it: the next agent turn's key and whether it shows
+    empathy, and the next customer turn's valence."""
     after = _turn_order().rowsBetween(1, Window.unboundedFollowing)
     return (turns
             .withColumn("_next_agent_key", F.first(F.when(_is_role("agent"), F.col("agent_key")), True).over(after))
-            .withColumn("_next_agent_empathy", F.first(F.when(_is_role("agent"), F.col("p_empathy")), True).over(after))
+            .withColumn("_next_agent_empathy",
+                        F.first(F.when(_is_role("agent"), _shows_empathy(params)), True).over(after))
             .withColumn("_next_customer_valence", F.first(F.when(_is_role("customer"), F.col("valence")), True).over(after)))
 
 
 def _is_hit(params: OutcomeParams) -> Column:
     """The next agent turn shows empathy and the customer's next valence does not drop."""
-    return ((F.col("_next_agent_empathy") >= params.empathy_threshold)
+    return (F.coalesce(F.col("_next_agent_empathy"), F.lit(False))
             & (F.col("_next_customer_valence").isNull() | (F.col("_next_customer_valence") >= F.col("valence"))))
 
 
@@ -84,7 +92,7 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
     closed by then has ``repeat_window_open`` = true (its trust outcome may still change).
     """
     is_customer, is_agent = _is_role("customer"), _is_role("agent")
-    turns = _with_replies(_turns(messages, emotions)).withColumn(
+    turns = _with_replies(_turns(messages, emotions), params).withColumn(
         "_c_rank", F.sum(is_customer.cast("int")).over(_turn_order().rowsBetween(Window.unboundedPreceding, 0)))
     customer_turns = Window.partitionBy("conversation_id")
     turns = turns.withColumn("_c_count", F.sum(is_customer.cast("int")).over(customer_turns))
@@ -96,7 +104,7 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
     turns = turns.withColumn("_first_customer_at", F.min(F.when(is_customer, F.col("sent_at"))).over(customer_turns))
     first_customer_at = F.min("_first_customer_at")
     # the first empathetic agent turn after the customer spoke (not a greeting before it)
-    first_empathy_at = F.min(F.when(is_agent & (F.col("p_empathy") >= params.empathy_threshold)
+    first_empathy_at = F.min(F.when(is_agent & _shows_empathy(params)
                                     & (F.col("sent_at") >= F.col("_first_customer_at")), F.col("sent_at")))
     per_conv = turns.groupBy("conversation_id").agg(
         F.min_by(F.when(is_customer, F.col("valence")), F.when(is_customer, F.col("_c_rank"))).alias("first_v"),
@@ -151,7 +159,7 @@ def build_conversation_outcomes(messages: DataFrame, emotions: DataFrame, conver
 
 def empathy_turns(messages: DataFrame, emotions: DataFrame, params: OutcomeParams) -> DataFrame:
     """Every empathy opportunity with the agent who answered it and whether it was a hit."""
-    turns = _with_replies(_turns(messages, emotions))
+    turns = _with_replies(_turns(messages, emotions), params)
     return (turns.where(_is_role("customer") & (F.col("distress") >= params.distress_threshold)
                         & F.col("_next_agent_key").isNotNull())
             .select("conversation_id", "message_id", "sent_at", F.col("_next_agent_key").alias("agent_key"),

@@ -87,3 +87,44 @@ def test_hugging_face_dataset_in_goemotions_layout(monkeypatch: pytest.MonkeyPat
     df = load_goemotions_hf("someone/go_emotions", "dev", TAX)
     assert seen["repo"] == "someone/go_emotions"
     assert list(df["label"]) == ["gratitude", "frustration", "neutral"]
+
+
+def test_split_sentences_keeps_short_fragments_with_their_neighbour() -> None:
+    from voicelake.models.pyfunc import MAX_SENTENCES, split_sentences
+
+    assert split_sentences("Hi Ann, I'm so sorry for the trouble. I've refunded the charge!") == [
+        "Hi Ann, I'm so sorry for the trouble.", "I've refunded the charge!"]
+    assert split_sentences("Hi. Still broken on 5.1. Why?") == ["Hi. Still broken on 5.1. Why?"]
+    assert split_sentences("Why? It broke again after the update.") == ["Why? It broke again after the update."]
+    assert split_sentences("first line of it\n\n> quoted older mail here") == [
+        "first line of it", "> quoted older mail here"]
+    assert split_sentences("ok") == ["ok"]
+    many = " ".join(f"Sentence number {i} is here." for i in range(30))
+    assert len(split_sentences(many)) == MAX_SENTENCES
+
+
+def test_a_message_takes_the_distribution_of_its_most_emotional_sentence() -> None:
+    """An agent reply whose one sorry sentence sits between a greeting and an action reads as
+    empathy, not as the neutral average of the whole text."""
+    import numpy as np
+
+    from voicelake.models.pyfunc import EmotionClassifier
+
+    labels = ["empathy", "anger", "neutral"]
+    table = {"Hi Ann, thanks for writing in.": [0.05, 0.05, 0.9],
+             "I'm so sorry for the trouble this caused.": [0.8, 0.05, 0.15],
+             "I've refunded the charge today.": [0.02, 0.03, 0.95]}
+
+    classifier = EmotionClassifier.__new__(EmotionClassifier)
+    classifier.labels, classifier.sentences = labels, True
+    classifier.pos, classifier.neg = [0], [1]
+
+    def probabilities(texts):  # type: ignore[no-untyped-def]
+        return (np.array([table.get(t, [0.0, 0.0, 1.0]) for t in texts]),
+                np.array([t.startswith("I've") for t in texts]))
+
+    classifier.probabilities = probabilities  # type: ignore[method-assign]
+    out = classifier.predict([" ".join(table), "Hi Ann, thanks for writing in."])
+    assert list(out["label"]) == ["empathy", "neutral"]
+    assert out.loc[0, "p_empathy"] == 0.8 and out.loc[0, "input_status"] == "truncated"
+    assert out.loc[1, "input_status"] == "ok"
