@@ -84,12 +84,17 @@ class CalibrationModel:
                    arr("population_prior"))
 
 
+def at_least_one_contact(counts: np.ndarray | Sequence[float] | None, n: int) -> np.ndarray:
+    """Contacts per customer, at least one (a customer heard had one; a missing count is one);
+    all ones without counts."""
+    if counts is None:
+        return np.ones(n)
+    return np.maximum(1.0, np.nan_to_num(np.asarray(counts, dtype=float), nan=1.0))
+
+
 def contact_counts(frame: pd.DataFrame, contacts: str | None) -> np.ndarray:
-    """Contacts per customer (at least one: an active customer was asked at most once per
-    contact, and a customer heard had one); all ones without a contacts feature."""
-    if contacts is None:
-        return np.ones(len(frame))
-    return np.maximum(1.0, frame[contacts].to_numpy(dtype=float))
+    """`at_least_one_contact` of the frame's ``contacts`` feature (all ones without one)."""
+    return at_least_one_contact(None if contacts is None else frame[contacts].to_numpy(dtype=float), len(frame))
 
 
 def answer_probability(rate: np.ndarray, contacts: np.ndarray) -> np.ndarray:
@@ -259,8 +264,7 @@ def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray
     known = np.zeros((n, 3))
     known[answered, answers[answered]] = 1.0
     population = np.asarray(model.population_prior, dtype=float)
-    r = answer_probability(model.response_rate, np.ones(n) if contacts is None
-                           else np.maximum(1.0, np.nan_to_num(np.asarray(contacts, dtype=float), nan=1.0)))
+    r = answer_probability(model.response_rate, at_least_one_contact(contacts, n))
     odds = (1 - r) / r / np.clip(population, 1e-9, None)
     ones = np.ones(n)
     prior = _segment_prior(base, known.sum(axis=0), rest, odds, ones, population, prior_strength, population,
