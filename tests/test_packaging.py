@@ -1,9 +1,12 @@
 """`pip install .` gives a working voicelake, and the shared core stays below jobs, models and the CLI.
 
-The wheel is built from this checkout and installed into a fresh virtual environment with
-uv, offline, from the package cache that `make install` filled (the same locked versions),
-so nothing is fetched at test time. The Delta jars, which `python -m voicelake.jars` would
-resolve from Maven Central into a new environment, are copied from this environment's cache.
+The wheel is built from this checkout and installed (without its dependencies) into a fresh
+virtual environment; the dependencies are this environment's locked packages, put on the new
+environment's path after its own site-packages, so nothing is fetched at test time. (Resolving
+them again offline from uv's cache depends on the registry's cache headers: uv re-checks some
+cached wheels with a HEAD request and refuses offline.) That the wheel's declared requirements
+are what the lock pins is checked separately. The Delta jars, which `python -m voicelake.jars`
+would resolve from Maven Central into a new environment, are copied from this environment's cache.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from voicelake.jars import default_jars_dir
 
@@ -44,6 +49,11 @@ def test_the_shared_core_imports_nothing_from_jobs_models_or_the_cli(module: str
     assert not upward, f"voicelake/{module}.py imports {upward}"
 
 
+def _locked_versions(lock: Path) -> dict[str, str]:
+    pins = (line.split("==") for line in lock.read_text().splitlines() if "==" in line and not line.startswith(" "))
+    return {name.strip().lower().replace("_", "-"): version.strip() for name, version in pins}
+
+
 @pytest.mark.e2e
 def test_the_wheel_installs_in_a_fresh_venv_and_runs_a_job(tmp_path: Path) -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
@@ -61,8 +71,22 @@ def test_the_wheel_installs_in_a_fresh_venv_and_runs_a_job(tmp_path: Path) -> No
         assert shipped in names
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([uv, "pip", "install", "-q", "--offline", "--python", str(python),
-                    "-c", str(ROOT / "requirements.lock"), str(wheel)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--offline", "--no-deps", "--python", str(python), str(wheel)],
+                   check=True)
+    site_packages = next((venv / "lib").glob("python3*/site-packages"))
+    locked_site_packages = Path(sysconfig.get_paths()["purelib"])
+    # a plain path line: the locked packages, not this environment's editable voicelake (its .pth is not run)
+    (site_packages / "locked_dependencies.pth").write_text(f"{locked_site_packages}\n")
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("voicelake-0.1.0.dist-info/METADATA").decode()
+    locked = _locked_versions(ROOT / "requirements.lock")
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:") and "extra ==" not in line:
+            requirement = Requirement(line.removeprefix("Requires-Dist:").strip())
+            name = requirement.name.lower().replace("_", "-")
+            assert name in locked, f"{requirement} is not in requirements.lock"
+            assert requirement.specifier.contains(locked[name], prereleases=True), \
+                f"the wheel requires {requirement}, the lock pins {locked[name]}"
     jars = venv / "share" / "voicelake" / "jars" / default_jars_dir().name
     shutil.copytree(default_jars_dir(), jars)
 
