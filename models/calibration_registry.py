@@ -63,7 +63,7 @@ class FittedCalibration:
 def _population(customers: DataFrame, features: Sequence[str]) -> pd.DataFrame:
     total = customers.count()
     sample = customers if total <= MAX_POPULATION_ROWS else customers.sample(MAX_POPULATION_ROWS / total, seed=7)
-    return sample.select("answer", "heard", *features).toPandas()
+    return sample.select("week", "product", "answer", "heard", *features).toPandas()
 
 
 def fit_and_register(config: Config, customers: DataFrame, features: Sequence[str],
@@ -87,11 +87,15 @@ def fit_and_register(config: Config, customers: DataFrame, features: Sequence[st
                   "cover all three NPS classes")
         print(f"emotion index: {reason}")
         return FittedCalibration(None, None, len(labels), None, reason)
-    model = fit_calibration(answered, labels, heard[heard["answer"] < 0], list(features), contacts=contacts)
+    # the model's own error is measured per week and product, the grain of the index's accuracy
+    segments = answered["week"].astype(str) + "/" + answered["product"].astype(str)
+    model = fit_calibration(answered, labels, heard[heard["answer"] < 0], list(features), contacts=contacts,
+                            segments=segments.to_numpy())
     ece = calibration_error(model.predict_proba(answered, corrected=False)[:, 2], (labels == 2).astype(float))
     rates = {f"response_rate_{name}": float(rate) for name, rate in zip(NPS_CLASSES, model.response_rate, strict=True)}
     version = _register(config, model, {"respondents": len(answered), "population": len(heard),
-                                        "calibration_error_promoter": ece, **rates},
+                                        "calibration_error_promoter": ece, "segment_error_sd": model.segment_error,
+                                        **rates},
                         {"weeks": f"{min(weeks)}..{max(weeks)}", "features": len(features),
                          "window_days": config.voc.window_days, "contacts": contacts or "one per customer"})
     return FittedCalibration(model.coefficients(), version, len(answered), ece)

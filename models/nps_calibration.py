@@ -9,7 +9,9 @@ is a prior shift (Saerens, Latinne and Decaestecker 2002) per contact count: the
 rate per contact of each class is estimated by maximum likelihood from who answered and who
 did not (`estimate_response_rates`) and corrects the model's logits; a segment's own class
 shares are then re-estimated by EM with its respondents' answers as known, and its interval
-is a posterior predictive of its customers' classes (`segment_index`).
+is a posterior predictive of its customers' classes (`segment_index`), widened by the
+model's own error on a segment: how far its respondents' NPS falls from the model's
+prediction beyond sampling noise (`estimate_segment_error`).
 
 The model is a standardised multinomial logistic regression (scikit-learn), small enough
 to apply in Spark as plain column expressions (`CalibrationModel.coefficients`).
@@ -44,6 +46,7 @@ class CalibrationModel:
     response_rate: np.ndarray = field(default_factory=lambda: np.ones(3))  # P(answer | class) per contact
     contacts: str | None = None  # the feature counting a customer's contacts (survey invitations); None: one
     population_prior: np.ndarray = field(default_factory=lambda: np.full(3, 1 / 3))  # class shares of everyone
+    segment_error: float = 0.0  # SD of the model's error on a segment's NPS (-1..1) beyond sampling noise
 
     def response_probability(self, frame: pd.DataFrame) -> np.ndarray:
         """(n, 3) P(the customer answered in the window | class): every contact is a chance
@@ -71,7 +74,7 @@ class CalibrationModel:
         return {"classes": list(NPS_CLASSES), "features": list(self.features), "mean": self.mean.tolist(),
                 "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
                 "response_rate": self.response_rate.tolist(), "contacts": self.contacts,
-                "population_prior": self.population_prior.tolist()}
+                "population_prior": self.population_prior.tolist(), "segment_error": self.segment_error}
 
     @classmethod
     def from_coefficients(cls, data: dict[str, object]) -> CalibrationModel:
@@ -81,7 +84,7 @@ class CalibrationModel:
         contacts = data.get("contacts")
         return cls(tuple(data["features"]), arr("mean"), arr("scale"), arr("coef"),  # type: ignore[arg-type]
                    arr("intercept"), arr("response_rate"), None if contacts is None else str(contacts),
-                   arr("population_prior"))
+                   arr("population_prior"), float(data.get("segment_error", 0.0)))  # type: ignore[arg-type]
 
 
 def at_least_one_contact(counts: np.ndarray | Sequence[float] | None, n: int) -> np.ndarray:
@@ -166,22 +169,56 @@ def estimate_response_rates(model: CalibrationModel, respondents: pd.DataFrame, 
     return np.asarray(1.0 / (1.0 + np.exp(-result.x)))
 
 
+def estimate_segment_error(model: CalibrationModel, respondents: pd.DataFrame, labels: np.ndarray,
+                           segments: Sequence[object] | np.ndarray, min_respondents: int = 10) -> float:
+    """SD of the model's error on a segment's NPS (-1..1) that sampling does not explain.
+
+    Per segment with at least ``min_respondents`` respondents, the gap d between their NPS
+    and the mean of the model's respondent posteriors P(promoter) - P(detractor); each
+    gap holds sampling noise of variance v = sum_i Var(y_i) / n^2 under the model. The
+    between-segment variance tau^2 is the DerSimonian-Laird random-effects estimate
+    (weights 1/v, so that a segment of ten answers does not count like one of a thousand),
+    floored at 0: a week whose incident the messages understate misses the whole segment at
+    once, which no per-customer draw covers. Measured on respondents, the only customers
+    whose class is known; 0 with fewer than two such segments.
+    """
+    q = model.predict_proba(respondents, corrected=False)
+    predicted = q[:, 2] - q[:, 0]
+    frame = pd.DataFrame({"segment": np.asarray(segments, dtype=object),
+                          "gap": ((labels == 2).astype(float) - (labels == 0)) - predicted,
+                          "variance": q[:, 2] + q[:, 0] - predicted ** 2})
+    per_segment = frame.groupby("segment").agg(n=("gap", "size"), gap=("gap", "mean"), variance=("variance", "sum"))
+    per_segment = per_segment[per_segment["n"] >= min_respondents]
+    if len(per_segment) < 2:
+        return 0.0
+    gap = per_segment["gap"].to_numpy()
+    weight = per_segment["n"].to_numpy() ** 2 / np.clip(per_segment["variance"].to_numpy(), 1e-9, None)
+    centre = (weight * gap).sum() / weight.sum()
+    q = (weight * (gap - centre) ** 2).sum()
+    tau2 = (q - (len(gap) - 1)) / (weight.sum() - (weight ** 2).sum() / weight.sum())
+    return float(np.sqrt(max(0.0, tau2)))
+
+
 def fit_calibration(respondents: pd.DataFrame, labels: np.ndarray, nonrespondents: pd.DataFrame,
-                    features: Sequence[str], c: float = 1.0, contacts: str | None = None) -> CalibrationModel:
+                    features: Sequence[str], c: float = 1.0, contacts: str | None = None,
+                    segments: Sequence[object] | np.ndarray | None = None) -> CalibrationModel:
     """The full model: logit on respondents, then the response rate of each class per
     contact from who answered and who did not (`estimate_response_rates`).
 
     A customer of the population has posteriors proportional to q_k(x) / r_k(x); one known
     not to have answered, to q_k(x) * (1 - r_k(x)) / r_k(x). Both frames hold customers whose
     messages were heard (the features mean the same thing in both). ``contacts`` names the
-    feature that counts each customer's contacts (None: one each).
+    feature that counts each customer's contacts (None: one each); ``segments`` gives each
+    respondent's segment (e.g. week and product) for `estimate_segment_error` (None: 0).
     """
     logit = replace(fit_logit(respondents, labels, features, c), contacts=contacts)
     counts = np.bincount(labels.astype(int), minlength=3)
     rates = np.clip(estimate_response_rates(logit, respondents, nonrespondents), 1e-4, 1 - 1e-4)
     model = replace(logit, response_rate=rates)
     heard = model.predict_proba(nonrespondents, nonrespondent=True).sum(axis=0) if len(nonrespondents) else 0.0
-    return replace(model, population_prior=(counts + heard) / (len(labels) + len(nonrespondents)))
+    error = 0.0 if segments is None else estimate_segment_error(model, respondents, labels, segments)
+    return replace(model, population_prior=(counts + heard) / (len(labels) + len(nonrespondents)),
+                   segment_error=error)
 
 
 def calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:
@@ -235,6 +272,21 @@ def _segment_prior(base: np.ndarray, known_mass: np.ndarray, rest: np.ndarray, o
     return prior
 
 
+def _residual_segment_error(tau: float, respondents_base: np.ndarray) -> float:
+    """SD of the segment's own model error left once its respondents are seen: the
+    random-effects posterior sqrt(tau^2 v / (tau^2 + v)), v the sampling variance of the
+    respondents' NPS under the model (the segment's EM reads its shift from them); tau
+    itself for a segment without respondents."""
+    if tau <= 0:
+        return 0.0
+    n = len(respondents_base)
+    if n == 0:
+        return tau
+    v = float((respondents_base[:, 2] + respondents_base[:, 0] - (respondents_base[:, 2] - respondents_base[:, 0]) ** 2)
+              .sum()) / n ** 2
+    return float(np.sqrt(tau ** 2 * v / (tau ** 2 + v))) if v > 0 else 0.0
+
+
 def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray,
                   contacts: np.ndarray | None = None, replicates: int = 200, seed: int = 0,
                   iterations: int = 100, tol: float = 1e-6, prior_strength: float = 0.0) -> SegmentIndex:
@@ -254,7 +306,9 @@ def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray
     bootstrap of the customers (the sampling error of the segment's mix and of its prior,
     re-estimated on the draw) and draws every non-respondent's class from their posterior
     under that prior (the uncertainty of each customer's own class, which weak signals leave
-    wide); the draw's index is the bootstrap-weighted NPS of those classes.
+    wide); the draw's index is the bootstrap-weighted NPS of those classes, shifted on its
+    share of customers who did not answer by a normal draw of the model's segment error
+    that the segment's own answers leave (`_residual_segment_error`).
     """
     base = np.asarray(base, dtype=float)
     answers = np.asarray(answers, dtype=int)
@@ -272,6 +326,7 @@ def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray
     post = _nonrespondent_posteriors(base[rest], prior, odds[rest])
     shares = (known.sum(axis=0) + post.sum(axis=0)) / n
     rng = np.random.default_rng(seed)
+    effect_sd = _residual_segment_error(model.segment_error, base[answered])
     known_value = known[:, 2] - known[:, 0]
     draws = []
     for _ in range(replicates):
@@ -285,7 +340,8 @@ def segment_index(model: CalibrationModel, base: np.ndarray, answers: np.ndarray
         drawn = (u > cumulative[:, 0]).astype(int) + (u > cumulative[:, 1]).astype(int)
         value = known_value.copy()
         value[rest] = (drawn == 2).astype(float) - (drawn == 0)
-        draws.append(100 * float((w * value).sum() / w.sum()))
+        shift = rng.normal(0.0, effect_sd) * w[rest].sum() if effect_sd > 0 else 0.0
+        draws.append(100 * float(((w * value).sum() + shift) / w.sum()))
     index = float(100 * (shares[2] - shares[0]))
     low, high = (np.percentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan))
     # a percentile interval of a skewed small segment can miss its own estimate: widen to hold it

@@ -1,5 +1,7 @@
 """The NPS calibration recovers the population's NPS when respondents are biased (no Spark)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,3 +150,51 @@ def test_coefficients_round_trip_and_classes() -> None:
     assert nps_class([0, 6, 7, 8, 9, 10]).tolist() == [0, 0, 1, 1, 2, 2]
     with pytest.raises(ValueError, match="passive"):
         fit_logit(frame[y != 1], y[y != 1], FEATURES)
+
+
+def _segments_with_unseen_shifts(segments: int, size: int, shift_sd: float, seed: int) -> tuple[
+        pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Customers in segments whose class mix moves in ways their messages do not show: in a
+    segment with shift e, a share |e| of customers turn promoter (e > 0) or detractor (e < 0)
+    while their features stay those of their old class."""
+    frames, classes, answered, keys = [], [], [], []
+    rng = np.random.default_rng(seed)
+    for j in range(segments):
+        frame, y, _ = population(size, seed=seed * 1000 + j)
+        shift = rng.normal(0, shift_sd)
+        turned = rng.random(size) < abs(shift)
+        y = np.where(turned, 2 if shift > 0 else 0, y)
+        frames.append(frame)
+        classes.append(y)
+        answered.append(rng.random(size) < np.vectorize(RESPONSE_RATE.get)(y))
+        keys.append(np.full(size, f"week-{j}"))
+    return (pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(answered),
+            np.concatenate(keys))
+
+
+def test_the_interval_carries_the_models_own_error_on_a_segment() -> None:
+    """A week whose customers' class moved without their messages showing it misses the model's
+    estimate as a whole: the error measured on respondents per segment widens every interval
+    by what sampling does not explain, and the intervals hold the truth as often as they say."""
+    frame, y, answered, keys = _segments_with_unseen_shifts(segments=30, size=600, shift_sd=0.12, seed=5)
+    model = fit_calibration(frame[answered], y[answered], frame[~answered], FEATURES, segments=keys[answered])
+    assert 0.05 <= model.segment_error <= 0.25  # planted: a share ~N(0, 0.12) of customers turned
+    again = CalibrationModel.from_coefficients(model.coefficients())
+    assert again.segment_error == pytest.approx(model.segment_error)
+    blind = replace(model, segment_error=0.0)
+    covered = {"with": 0, "without": 0}
+    for key in np.unique(keys):
+        mask = keys == key
+        truth = nps(y[mask])
+        base = model.predict_proba(frame[mask], corrected=False)
+        answers = np.where(answered[mask], y[mask], -1)
+        for name, m in (("with", model), ("without", blind)):
+            result = segment_index(m, base, answers, replicates=60, seed=1)
+            covered[name] += result.low <= truth <= result.high
+    assert covered["with"] >= 0.85 * 30
+    assert covered["without"] < covered["with"]
+    # without unseen shifts the error is sampling alone, and the estimate says so
+    steady, y0, answered0, keys0 = _segments_with_unseen_shifts(segments=30, size=600, shift_sd=0.0, seed=6)
+    fitted = fit_calibration(steady[answered0], y0[answered0], steady[~answered0], FEATURES,
+                             segments=keys0[answered0])
+    assert fitted.segment_error <= 0.04
