@@ -3,7 +3,7 @@
 
 Takes one day of raw support history to published gold tables:
 
-`package_code` -> `ingest` -> `validate_bronze` -> `build_silver` -> `score` ->
+`package_code` -> `ingest` -> `validate_bronze` -> `build_silver` -> `score` -> `topics` ->
 `validate_silver` -> `build_gold` (staged) -> `validate_publish_gold` -> `report`
 
 * Each run covers its data interval (one UTC day, `data_interval_start`). A manual run
@@ -54,6 +54,7 @@ with DAG(
         spark_job("validate_bronze", "validate", [*DATES, "--layer", "bronze"], retries=0),
         spark_job("build_silver", "build_silver", DATES),
         spark_job("score", "score", DATES),
+        spark_job("topics", "topics", DATES),
         spark_job("validate_silver", "validate", [*DATES, "--layer", "silver"], retries=0),
         spark_job("build_gold", "build_gold", [*DATES, "--stage-only", "--run-id", "{{ run_id }}"]),
         spark_job("validate_publish_gold", "build_gold", [*DATES, "--publish-staged", "--run-id", "{{ run_id }}"],

@@ -3,8 +3,8 @@
 
 Keeps the emotion model fresh, weekly and on demand:
 
-`package_code` -> `train_evaluate_register` -> `promote_if_better` -> `rescore_window` ->
-`rescore_recent`
+`package_code` -> `refit_topics` -> `train_evaluate_register` -> `promote_if_better` ->
+`rescore_window` -> `rescore_recent`
 
 * `train_evaluate_register` (spark-submit `jobs/train_model.py`) assembles the training set
   (public data from `model.data` + human labels in `silver.label_feedback`), fine-tunes the
@@ -14,6 +14,11 @@ Keeps the emotion model fresh, weekly and on demand:
   on the challenger's evaluation set (`voicelake promote`).
 * `rescore_recent` re-scores the last `rescore_days` days with the new champion; skipped
   when nothing was promoted or `rescore_days` is 0.
+* `refit_topics` (spark-submit `jobs/topics.py --refit`) fits the topic model again on a
+  sample of the stored opening embeddings, registers it as `voicelake-topics@challenger`,
+  promotes it when it describes the sample at least as closely as the champion, keeps the
+  ids of the clusters it finds again, and re-assigns every customer message. On a lake
+  without silver messages yet (the bootstrap run) it does nothing.
 * Params: `max_train_rows` (cap on public rows, 0 = config), `epochs` (0 = config),
   `bootstrap` (small first model: what `voicelake run` uses when there is no champion).
 """
@@ -63,4 +68,5 @@ with DAG(
     window = rescore_window(decision)
     rescore = spark_job("rescore_recent", "score", [
         "--rescore", "--last-days", "{{ ti.xcom_pull(task_ids='rescore_window') }}"])
-    chain(package_code, train, decision, window, rescore)
+    refit_topics = spark_job("refit_topics", "topics", ["--refit"])
+    chain(package_code, refit_topics, train, decision, window, rescore)

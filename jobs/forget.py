@@ -42,7 +42,9 @@ from voicelake.schemas import (
     QUARANTINE,
     SILVER_CONVERSATIONS,
     SILVER_LABEL_FEEDBACK,
+    SILVER_MESSAGE_EMBEDDINGS,
     SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
     SOURCES,
     VALIDATION_RESULTS,
@@ -168,6 +170,9 @@ def forget(ctx: JobContext, customer_id: str, rebuild_gold: bool = True) -> Forg
                   .select("opened_date").distinct().collect()}
         _delete(ctx, SILVER_CONVERSATIONS, condition, result)
     _delete(ctx, SILVER_MESSAGE_EMOTIONS, F.col("message_id").isin(message_ids), result)
+    # the embedding of an opening is derived from its text; topic rows name the conversation
+    _delete(ctx, SILVER_MESSAGE_EMBEDDINGS, F.col("conversation_id").isin(conversations), result)
+    _delete(ctx, SILVER_MESSAGE_TOPICS, F.col("conversation_id").isin(conversations), result)
     _delete(ctx, SILVER_LABEL_FEEDBACK, F.col("group_id").isin(conversations)
             | mentions(F.col("text"), raw_tokens), result)
     _delete(ctx, VALIDATION_RESULTS, mentions(F.col("observed_value"), [*raw_tokens, pseudonym]), result)

@@ -39,6 +39,7 @@ from voicelake.jobs.transforms.quality import (
     message_counts,
     messages_frame,
     to_validation_quarantine,
+    topic_coverage,
     with_date_reconciliation,
 )
 from voicelake.errors import ReportedError
@@ -62,6 +63,7 @@ from voicelake.schemas import (
     GOLD_SERVICE_DAILY,
     QUARANTINE,
     SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
     SOURCES,
     VALIDATION_RESULTS,
@@ -131,10 +133,14 @@ def silver_frames(ctx: JobContext, dates: Sequence[date] | None) -> Iterator[Sui
     if emotions is None:
         yield coverage, None, "no scores yet (run voicelake score)"
         yield drift, None, "no scores yet"
-        return
-    labels = load_taxonomy().labels
-    yield coverage, emotion_coverage(messages, emotions, labels, dates), None
-    yield drift, *_drift_frame(ctx, emotions, dates)
+    else:
+        yield coverage, emotion_coverage(messages, emotions, load_taxonomy().labels, dates), None
+        yield drift, *_drift_frame(ctx, emotions, dates)
+    topics = configured_suite(ctx.config, "silver_message_topics")
+    if ctx.lake.exists(SILVER_MESSAGE_TOPICS):
+        yield topics, topic_coverage(messages, ctx.lake.read(SILVER_MESSAGE_TOPICS), dates), None
+    else:
+        yield topics, None, "no topics yet (run voicelake topics)"
 
 
 def _counts_frame(ctx: JobContext, messages: DataFrame, emotions: DataFrame | None,

@@ -77,21 +77,22 @@ def model_uri(config: Config, alias: str | None = None) -> str:
     return f"models:/{config.mlflow.model_name}@{alias or config.mlflow.champion_alias}"
 
 
-def version_by_alias(config: Config, alias: str) -> Any | None:
+def version_by_alias(config: Config, alias: str, name: str | None = None) -> Any | None:
     """The model version holding ``alias``; None only when the model or alias does not exist.
 
     Any other registry error (unreachable server, refused request, broken store) raises
     `RegistryError`: read as "no champion" it would trigger bootstrap training or a wrong
-    promotion."""
+    promotion. ``name``: another registered model than the emotion model."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    name = name or config.mlflow.model_name
     try:
-        return MlflowClient().get_model_version_by_alias(config.mlflow.model_name, alias)
+        return MlflowClient().get_model_version_by_alias(name, alias)
     except MlflowException as exc:
         if is_missing(exc):
             return None
-        raise registry_error(config.mlflow.registry_uri, f"looking up {config.mlflow.model_name}@{alias}", exc) from exc
+        raise registry_error(config.mlflow.registry_uri, f"looking up {name}@{alias}", exc) from exc
 
 
 def champion_version(config: Config) -> Any:

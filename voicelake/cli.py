@@ -32,6 +32,7 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "import-labels": ("voicelake.jobs.import_labels", "import human emotion labels into silver.label_feedback"),
     "train": ("voicelake.jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
     "score": ("voicelake.jobs.score", "score silver.messages with the champion into silver.message_emotions"),
+    "topics": ("voicelake.jobs.topics", "embed conversation openings; give every customer message its topic"),
     "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
     "forget": ("voicelake.jobs.forget", "erase one customer's records from every layer (right to erasure)"),
     "insights": ("voicelake.jobs.insights", "one-screen voice-of-customer summary of a week: index, gaps, agents"),

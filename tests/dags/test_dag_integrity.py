@@ -42,9 +42,10 @@ print(json.dumps({"seconds": seconds, "errors": {k: str(v) for k, v in bag.impor
                   "heavy": [m for m in heavy if m in sys.modules], "dags": dags}))
 """
 
-DAILY_ORDER = ["package_code", "ingest", "validate_bronze", "build_silver", "score", "validate_silver",
-               "build_gold", "validate_publish_gold", "report"]
-RETRAIN_ORDER = ["package_code", "train_evaluate_register", "promote_if_better", "rescore_window", "rescore_recent"]
+DAILY_ORDER = ["package_code", "ingest", "validate_bronze", "build_silver", "score", "topics",
+               "validate_silver", "build_gold", "validate_publish_gold", "report"]
+RETRAIN_ORDER = ["package_code", "refit_topics", "train_evaluate_register", "promote_if_better", "rescore_window",
+                 "rescore_recent"]
 VALIDATION_TASKS = {"validate_bronze", "validate_silver", "validate_publish_gold"}
 
 

@@ -109,12 +109,12 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     shell, out = sample
     assert "voicelake_retrain: success" in out and "voicelake_daily: success" in out
     states = task_states(out)
-    assert {states[t] for t in ("package_code", "train_evaluate_register", "promote_if_better",
-                                "ingest", "validate_bronze", "build_silver", "score", "validate_silver",
+    assert {states[t] for t in ("package_code", "refit_topics", "train_evaluate_register", "promote_if_better",
+                                "ingest", "validate_bronze", "build_silver", "score", "topics", "validate_silver",
                                 "build_gold", "validate_publish_gold", "report")} == {"success"}
     assert states["rescore_window"] == "success" and states["rescore_recent"] == "skipped"
     assert "Data Docs (validation reports):" in out
-    for table in ("bronze.chat_messages", "silver.message_emotions", "gold.service_daily",
+    for table in ("bronze.chat_messages", "silver.message_emotions", "silver.message_topics", "gold.service_daily",
                   "gold.emotion_daily", "gold.validation_results"):
         assert table in out
     models = shell("models", "--format", "json").stdout.splitlines()

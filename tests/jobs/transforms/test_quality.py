@@ -77,6 +77,7 @@ def test_gold_rows_carry_their_dates_totals(spark: SparkSession) -> None:
 def test_every_suite_file_loads_and_the_bronze_suites_follow_the_contract() -> None:
     suites = {p.stem: load_suite(p) for p in Path(active_conf_dir(), "expectations").glob("*.yaml")}
     assert set(suites) == {"silver_messages", "message_counts", "silver_message_emotions", "emotion_drift",
+                           "silver_message_topics",
                            "gold_service_daily", "gold_emotion_daily", "gold_emotion_index",
                            "gold_conversation_outcomes", "gold_agent_scorecard", "gold_service_gaps",
                            "gold_passive_drivers"}

@@ -1,0 +1,101 @@
+"""silver.message_topics on the shared generated lake: every customer message gets its
+conversation's topic from the real default encoder, a rerun does nothing, and a refit keeps
+the ids of the clusters it finds again (MLflow champion / challenger). How well the topics
+recover the planted ones is measured on many more openings in tests/models/test_topics.py
+(the shared lake holds about 70 conversations)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from tests.conftest import SharedLake
+from voicelake.jobs.topics import TopicsResult, build_topics
+from voicelake.jobs.validate import validate
+from voicelake.lake import Lake
+from voicelake.models.topic_registry import load_topics
+from voicelake.runtime import JobContext
+from voicelake.schemas import SILVER_MESSAGE_EMBEDDINGS, SILVER_MESSAGE_TOPICS, SILVER_MESSAGES
+
+
+@pytest.fixture(scope="module")
+def topics(shared_lake: SharedLake, spark: SparkSession,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JobContext, TopicsResult]]:
+    config = shared_lake.copy(tmp_path_factory.mktemp("topics") / "home")
+    config = replace(config, topics=replace(config.topics, clusters=16))
+    ctx = JobContext(config, spark, Lake(spark, config))
+    yield ctx, build_topics(ctx)
+
+
+def test_every_customer_message_gets_its_conversations_topic(topics: tuple[JobContext, TopicsResult]) -> None:
+    ctx, result = topics
+    customer = ctx.lake.read(SILVER_MESSAGES).where(F.col("author_role") == "customer")
+    rows = ctx.lake.read(SILVER_MESSAGE_TOPICS)
+    assert result.assigned == rows.count() == customer.count()
+    assert rows.select("message_id").distinct().count() == rows.count()
+    conversations = customer.select("conversation_id").distinct().count()
+    assert result.embedded == ctx.lake.read(SILVER_MESSAGE_EMBEDDINGS).count() == conversations
+    # one topic per conversation, from its opening message; labels name the topic
+    per_conversation = rows.groupBy("conversation_id").agg(F.countDistinct("topic_id").alias("n"),
+                                                           F.countDistinct("opening_message_id").alias("o"))
+    assert per_conversation.where("n > 1 or o > 1").count() == 0
+    assert rows.where(F.col("topic_label").isNull() | (F.col("topic_label") == "")).count() == 0
+    assert rows.where((F.col("distance") < -1e-6) | (F.col("distance") > 2)).count() == 0
+    embedding = ctx.lake.read(SILVER_MESSAGE_EMBEDDINGS).select(F.size("embedding")).first()
+    assert embedding is not None and embedding[0] == 384
+    assert {r[0] for r in rows.select("model_version").distinct().collect()} == {result.version}
+
+
+def test_a_rerun_does_nothing_and_a_refit_keeps_the_ids_it_finds_again(
+        topics: tuple[JobContext, TopicsResult]) -> None:
+    ctx, first = topics
+    again = build_topics(ctx)
+    assert (again.embedded, again.assigned, again.version, again.refit) == (0, 0, first.version, None)
+    before = {r["conversation_id"]: r["topic_id"]
+              for r in ctx.lake.read(SILVER_MESSAGE_TOPICS).select("conversation_id", "topic_id").collect()}
+
+    # two more clusters: more detail, closer to the sample, so the refit is promoted
+    wider = replace(ctx, config=replace(ctx.config, topics=replace(ctx.config.topics, clusters=18)))
+    refit = build_topics(wider, force_refit=True)
+    assert refit.refit is not None and "promoted" in refit.refit and refit.version != first.version
+    champion = load_topics(ctx.config)
+    assert champion is not None and champion.version == refit.version
+    assert sum(champion.model.new) >= 1 and len(champion.model.topic_ids) == 18
+    assert all(i < 18 + sum(champion.model.new) for i in champion.model.topic_ids)
+    after = {r["conversation_id"]: r["topic_id"]
+             for r in ctx.lake.read(SILVER_MESSAGE_TOPICS).select("conversation_id", "topic_id").collect()}
+    kept = sum(after[c] == t for c, t in before.items()) / len(before)
+    print(f"refit: {kept:.1%} of conversations keep their topic id")
+    assert kept >= 0.5  # 16 -> 18 clusters on ~70 conversations: 65% measured
+    assert set(after.values()) <= set(champion.model.topic_ids)
+    assert {r[0] for r in ctx.lake.read(SILVER_MESSAGE_TOPICS).select("model_version").distinct().collect()} == \
+        {refit.version}
+
+
+def test_the_topics_suite_passes_clean_topics_and_fails_missing_or_broken_ones(
+        topics: tuple[JobContext, TopicsResult]) -> None:
+    ctx, _ = topics
+    report = validate(ctx, ["silver"], None)
+    assert next(o for o in report.outcomes if o.suite.name == "silver_message_topics").success, report.summary()
+    ids = [r[0] for r in ctx.lake.read(SILVER_MESSAGE_TOPICS).orderBy("message_id").select("message_id")
+           .limit(2).collect()]
+    table = DeltaTable.forPath(ctx.spark, ctx.lake.location(SILVER_MESSAGE_TOPICS))
+    version = ctx.lake.version(SILVER_MESSAGE_TOPICS)
+    assert version is not None
+    table.delete(F.col("message_id") == ids[0])
+    table.update(F.col("message_id") == ids[1], {"distance": F.lit(3.0), "topic_label": F.lit("")})
+    try:
+        report = validate(ctx, ["silver"], None)
+        failed = next(o for o in report.outcomes if o.suite.name == "silver_message_topics")
+        assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
+            "expect_column_values_to_be_between(topics)", "expect_column_values_to_match_regex(topic_label)",
+            "expect_column_values_to_be_between(distance)",
+            # the message without a topic row has no label and no model version either
+            "expect_column_values_to_not_be_null(topic_label)", "expect_column_values_to_not_be_null(model_version)"}
+    finally:
+        table.restoreToVersion(version)
