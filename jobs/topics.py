@@ -6,9 +6,11 @@ every customer message of the conversation carries it. The job
 1. finds the dates' conversations and their openings (which may lie on an earlier date),
 2. embeds the openings not embedded yet with the configured encoder, once per message, into
    ``silver.message_embeddings`` (MERGE on message_id; a refit reuses them),
-3. loads ``topics.model_name@champion``, or fits one when there is none or ``--refit`` asks
-   (k-means on a sample of the stored embeddings; registered as challenger, promoted when it
-   describes the sample at least as closely; ids matched to the champion's), and
+3. loads ``topics.model_name@champion``, or fits one when there is none, when ``--refit``
+   asks, or when the champion was fitted on a young lake whose stored openings have since
+   doubled (k-means on a sample of the stored embeddings, fewer clusters while there are
+   fewer than 3 openings per cluster; registered as challenger, promoted when it describes
+   the sample at least as closely; ids matched to the champion's), and
 4. assigns each customer message its conversation's topic into ``silver.message_topics``
    (MERGE on message_id, partitioned by sent_date): ``topic_id``, ``topic_label``,
    ``distance`` (cosine distance of the opening to its topic's centroid), ``topic_new`` and
@@ -36,6 +38,7 @@ from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job
 from voicelake.schemas import SILVER_MESSAGE_EMBEDDINGS, SILVER_MESSAGE_TOPICS, SILVER_MESSAGES
 
 EMBEDDING_SCHEMA = "message_id string, embedding array<float>"
+MIN_OPENINGS_PER_CLUSTER = 3  # a fit on fewer openings than clusters x this uses fewer clusters
 _WORKER_ENCODERS: dict[tuple[str, int, int, int], SentenceEncoder] = {}  # one per Python worker
 
 
@@ -113,13 +116,12 @@ def refit(ctx: JobContext, products: Sequence[str]) -> tuple[TopicModel, str, st
     cfg = ctx.config.topics
     champion = load_topics(ctx.config)
     embeddings, texts = _sample(ctx, products)
-    if len(embeddings) < cfg.clusters:
-        raise ValueError(f"topics: {len(embeddings)} conversation openings are embedded, fewer than "
-                         f"topics.clusters ({cfg.clusters}); nothing to fit topics on yet")
-    model = fit_topics(embeddings, texts, cfg.clusters, champion.model if champion else None,
+    # a young lake gets fewer clusters: k-means needs several openings per cluster to mean anything
+    clusters = max(1, min(cfg.clusters, len(embeddings) // MIN_OPENINGS_PER_CLUSTER))
+    model = fit_topics(embeddings, texts, clusters, champion.model if champion else None,
                        cfg.min_similarity, encoder=cfg.encoder)
     decision = register_refit(ctx.config, model, embeddings, champion,
-                              {"clusters": cfg.clusters, "encoder": cfg.encoder, "fit_sample": cfg.fit_sample,
+                              {"clusters": clusters, "encoder": cfg.encoder, "fit_sample": cfg.fit_sample,
                                "min_similarity": cfg.min_similarity})
     verdict = (f"refit v{decision.version}: mean distance {decision.distance:.3f}"
                + (f" vs champion {decision.champion_distance:.3f}" if decision.champion_distance is not None else "")
@@ -128,6 +130,13 @@ def refit(ctx: JobContext, products: Sequence[str]) -> tuple[TopicModel, str, st
     if decision.promoted or champion is None:
         return model, decision.version, verdict
     return champion.model, champion.version, verdict
+
+
+def _outgrown(model: TopicModel, stored: int, fit_sample: int) -> bool:
+    """A model fitted on a young lake refits itself once the stored openings have doubled,
+    until a fit can use the full ``topics.fit_sample`` (ids stay matched across refits)."""
+    fitted_on = sum(model.sizes)
+    return fitted_on < fit_sample and stored >= 2 * fitted_on
 
 
 def assign(model: TopicModel, embedded: DataFrame) -> DataFrame:
@@ -178,8 +187,12 @@ def build_topics(ctx: JobContext, day: date | None = None, since: date | None = 
         todo.unpersist()
 
         champion = load_topics(ctx.config)
+        stored = (ctx.lake.read(SILVER_MESSAGE_EMBEDDINGS).where(F.col("encoder") == cfg.encoder).count()
+                  if ctx.lake.exists(SILVER_MESSAGE_EMBEDDINGS) else 0)
         verdict = None
-        if champion is None or force_refit:
+        if stored == 0:
+            return TopicsResult("none", 0, 0, "no conversation openings to fit topics on yet")
+        if champion is None or force_refit or _outgrown(champion.model, stored, cfg.fit_sample):
             model, version, verdict = refit(ctx, products)
         else:
             model, version = champion.model, champion.version

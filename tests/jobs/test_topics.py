@@ -99,3 +99,16 @@ def test_the_topics_suite_passes_clean_topics_and_fails_missing_or_broken_ones(
             "expect_column_values_to_not_be_null(topic_label)", "expect_column_values_to_not_be_null(model_version)"}
     finally:
         table.restoreToVersion(version)
+
+
+def test_a_model_fitted_on_a_young_lake_refits_once_the_openings_have_doubled() -> None:
+    import numpy as np
+
+    from voicelake.jobs.topics import _outgrown
+    from voicelake.models.topics import TopicModel
+
+    young = TopicModel(np.eye(2, dtype=np.float32), (0, 1), ("a", "b"), (False, False), sizes=(7, 7))
+    assert not _outgrown(young, stored=27, fit_sample=20000)
+    assert _outgrown(young, stored=28, fit_sample=20000)
+    grown = replace(young, sizes=(10000, 10000))
+    assert not _outgrown(grown, stored=10 ** 6, fit_sample=20000)  # a full sample: the retraining DAG refits
