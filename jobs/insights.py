@@ -12,7 +12,7 @@ delighters) with the silent middle. Read-only; definitions in docs/marts.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Row
 from pyspark.sql import functions as F
@@ -20,7 +20,13 @@ from pyspark.sql import functions as F
 from voicelake.jobs.voc_marts import month_of, week_of
 from voicelake.lake import scalar
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
-from voicelake.schemas import GOLD_AGENT_SCORECARD, GOLD_EMOTION_INDEX, GOLD_PASSIVE_DRIVERS, GOLD_SERVICE_GAPS
+from voicelake.schemas import (
+    GOLD_AGENT_SCORECARD,
+    GOLD_EMOTION_INDEX,
+    GOLD_PASSIVE_DRIVERS,
+    GOLD_SERVICE_GAPS,
+    GOLD_TOPIC_ALERTS,
+)
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -114,6 +120,27 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
                          f"{r['passives_with']}/{r['passives']}, promoters {r['promoters_with']}/{r['promoters']}")
         if not drivers:
             lines.append("  (nothing over-represented with enough mentions)")
+    lines += ["", *alert_lines(ctx, week, top * 2)]
+    return lines
+
+
+def alert_lines(ctx: JobContext, week: date, top: int) -> list[str]:
+    """The week's topic alerts (gold.topic_alerts), the strongest first."""
+    title = "topic alerts of the week (volume or negative share against the topic's own trailing baseline):"
+    if not ctx.lake.exists(GOLD_TOPIC_ALERTS):
+        return [title, "  (no topic marts yet: they need silver.message_topics)"]
+    rows = (ctx.lake.read(GOLD_TOPIC_ALERTS)
+            .where(F.col("date").between(F.lit(week), F.lit(week + timedelta(days=6))))
+            .orderBy(F.col("statistic").desc(), "date", "topic_id").limit(top).collect())
+    lines = [title]
+    for r in rows:
+        shown = _pct(r["observed"]) if r["metric"] == "negative_share" else _num(r["observed"], 0)
+        expected = _pct(r["expected"]) if r["metric"] == "negative_share" else _num(r["expected"], 1)
+        lines.append(f"  {r['date']} {r['kind']:<14} {r['severity']:<6} topic {r['topic_id']} {r['topic_label']!r}: "
+                     f"{r['metric']} {shown} vs expected {expected} (z {_num(r['statistic'], 1)}, "
+                     f"{r['persistence']} of the last days above expectation)")
+    if not rows:
+        lines.append("  (none: every topic within its baseline, or too little history yet)")
     return lines
 
 

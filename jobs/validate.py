@@ -60,6 +60,8 @@ from voicelake.schemas import (
     AUTHOR_ROLES,
     CHANNELS,
     GOLD_EMOTION_DAILY,
+    GOLD_TOPIC_ALERTS,
+    GOLD_TOPIC_DAILY,
     GOLD_SERVICE_DAILY,
     QUARANTINE,
     SILVER_MESSAGE_EMOTIONS,
@@ -171,9 +173,10 @@ def _drift_frame(ctx: JobContext, emotions: DataFrame,
 
 
 def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
-                silver_counts: DataFrame) -> Iterator[SuiteFrame]:
+                silver_counts: DataFrame, topic_counts: DataFrame | None = None) -> Iterator[SuiteFrame]:
     """Gold suites over ``read(table)`` (the published table, or what build_gold staged), each
-    row with its date's messages and silver's (``silver_counts``: date, silver_messages)."""
+    row with its date's messages and silver's (``silver_counts``: date, silver_messages;
+    for gold.topic_daily ``topic_counts``: silver.message_topics rows per date)."""
     for table, name in ((GOLD_SERVICE_DAILY, "gold_service_daily"), (GOLD_EMOTION_DAILY, "gold_emotion_daily")):
         suite = configured_suite(config, name)
         frame = read(table)
@@ -193,6 +196,17 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         values = scope.partitions(table)
         if values is not None:
             frame = frame.where(F.col(VOC_PARTITIONS[table]).isin(values))
+        yield suite, frame, None
+    for table in (GOLD_TOPIC_DAILY, GOLD_TOPIC_ALERTS):
+        suite = configured_suite(config, "gold_" + table.partition(".")[2])
+        frame = read(table)
+        if frame is None or topic_counts is None:
+            yield suite, None, "not built (needs silver.message_topics)"
+            continue
+        if dates is not None:
+            frame = frame.where(F.col("date").isin(list(dates)))
+        if table == GOLD_TOPIC_DAILY:
+            frame = with_date_reconciliation(frame, topic_counts)
         yield suite, frame, None
 
 
@@ -238,7 +252,9 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
         elif layer == "gold":
             read = _published(ctx) if gold is None else gold.get
             silver_counts = count_per_date(ctx.lake.read(SILVER_MESSAGES), dates, "silver_messages")
-            frames = gold_frames(read, dates, ctx.config, silver_counts)
+            topic_counts = (count_per_date(ctx.lake.read(SILVER_MESSAGE_TOPICS), dates, "silver_messages")
+                            if ctx.lake.exists(SILVER_MESSAGE_TOPICS) else None)
+            frames = gold_frames(read, dates, ctx.config, silver_counts, topic_counts)
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
         for suite, frame, note in frames:

@@ -288,6 +288,7 @@ def _run_in_process(env: str | None) -> int:
     from voicelake.jobs.build_silver import build_silver
     from voicelake.jobs.ingest import format_results, ingest
     from voicelake.jobs.score import score_messages
+    from voicelake.jobs.topics import build_topics
     from voicelake.runtime import open_lake
 
     step = _stepper()
@@ -305,6 +306,10 @@ def _run_in_process(env: str | None) -> int:
             r = score_messages(ctx)
             print(f"silver.message_emotions: scored {r.scored} messages with {r.model} v{r.version} "
                   f"({r.skipped} already scored)")
+        with step("topics"):
+            t = build_topics(ctx)
+            print(f"silver.message_topics: {t.assigned} messages assigned by v{t.version}"
+                  + (f" ({t.refit})" if t.refit else ""))
         with step("validate silver"):
             _validated(ctx, "silver")
         with step("build-gold (stage, validate, publish)"):

@@ -172,6 +172,7 @@ class TopicsConfig:
     min_similarity: float = 0.8
     batch_size: int = 64
     max_length: int = 128
+    alerts: Mapping[str, Any] = field(default_factory=dict)  # gold.topic_alerts thresholds (AlertParams)
 
 
 def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:
@@ -180,7 +181,9 @@ def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:
     unknown = sorted(set(v) - known)
     if unknown:
         raise ConfigError(f"topics: unknown keys {unknown} (known: {sorted(known)})")
-    config = TopicsConfig(**{k: type(getattr(defaults, k))(x) for k, x in v.items()})
+    values: dict[str, Any] = {k: dict(x or {}) if k == "alerts" else type(getattr(defaults, k))(x)
+                              for k, x in v.items()}
+    config = TopicsConfig(**values)
     if config.clusters < 2:
         raise ConfigError("topics.clusters must be at least 2")
     if not 0.0 < config.min_similarity <= 1.0:

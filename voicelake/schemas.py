@@ -140,6 +140,9 @@ GOLD_CONVERSATION_OUTCOMES = "gold.conversation_outcomes"
 GOLD_AGENT_SCORECARD = "gold.agent_scorecard"
 GOLD_SERVICE_GAPS = "gold.service_gaps"
 GOLD_PASSIVE_DRIVERS = "gold.passive_drivers"
+# topic marts (docs/marts.md): partitioned by date
+GOLD_TOPIC_DAILY = "gold.topic_daily"
+GOLD_TOPIC_ALERTS = "gold.topic_alerts"
 VALIDATION_RESULTS = "gold.validation_results"
 
 

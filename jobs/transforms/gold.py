@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 UNKNOWN = "unknown"  # key value for a missing product or channel: gold keys are never NULL
 
 
-def _key(col: str) -> Column:
+def gold_key(col: str) -> Column:
     return F.coalesce(F.col(col), F.lit(UNKNOWN)).alias(col)
 
 
@@ -33,7 +33,7 @@ def build_service_daily(conversations: DataFrame, messages: DataFrame) -> DataFr
     mean and percentile so that BI can roll days up without averaging medians.
     """
     conv = conversations.select(
-        F.col("opened_date").alias("date"), _key("channel"), _key("product"),
+        F.col("opened_date").alias("date"), gold_key("channel"), gold_key("product"),
         "first_response_minutes", F.coalesce("first_response_censored", F.lit(False)).alias("first_response_censored"),
         "resolution_minutes", "sla_breached", "sla_target_minutes", "csat", "nps_score", "timing_flag")
     frt = F.col("first_response_minutes")
@@ -71,7 +71,7 @@ def build_service_daily(conversations: DataFrame, messages: DataFrame) -> DataFr
         F.count(F.when(F.col("nps_score") <= 6, 1)).alias("nps_detractors"),
         F.count("timing_flag").alias("timing_flagged"),
     )
-    msgs = messages.select(F.col("sent_date").alias("date"), _key("channel"), _key("product"),
+    msgs = messages.select(F.col("sent_date").alias("date"), gold_key("channel"), gold_key("product"),
                            "author_role")
     per_msg = msgs.groupBy("date", "channel", "product").agg(
         F.count(F.lit(1)).alias("messages"),
@@ -100,8 +100,8 @@ def build_service_daily(conversations: DataFrame, messages: DataFrame) -> DataFr
 def build_emotion_daily(messages: DataFrame, emotions: DataFrame) -> DataFrame:
     """gold.emotion_daily: date x channel x product x author_role x label: messages, share of
     the group's messages, mean valence. Messages not scored yet are left out."""
-    joined = messages.select("message_id", F.col("sent_date").alias("date"), _key("channel"),
-                             _key("product"), _key("author_role")).join(
+    joined = messages.select("message_id", F.col("sent_date").alias("date"), gold_key("channel"),
+                             gold_key("product"), gold_key("author_role")).join(
         emotions.select("message_id", "label", "valence"), "message_id")
     counts = joined.groupBy("date", "channel", "product", "author_role", "label").agg(
         F.count(F.lit(1)).alias("messages"), F.avg("valence").alias("mean_valence"))

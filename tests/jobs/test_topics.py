@@ -112,3 +112,44 @@ def test_a_model_fitted_on_a_young_lake_refits_once_the_openings_have_doubled() 
     assert _outgrown(young, stored=28, fit_sample=20000)
     grown = replace(young, sizes=(10000, 10000))
     assert not _outgrown(grown, stored=10 ** 6, fit_sample=20000)  # a full sample: the retraining DAG refits
+
+
+def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(
+        topics: tuple[JobContext, TopicsResult], shared_lake: SharedLake, spark: SparkSession) -> None:
+    from voicelake.generator.judge import read_truth
+    from voicelake.generator.scores import planted_scores
+    from voicelake.jobs.topic_marts import build_topic_marts
+    from voicelake.models.taxonomy import load_taxonomy
+    from voicelake.schemas import GOLD_TOPIC_ALERTS, GOLD_TOPIC_DAILY, SILVER_MESSAGE_EMOTIONS
+
+    ctx, _ = topics
+    assert build_topic_marts(ctx, None) == {}  # nothing before messages are scored
+    taxonomy = load_taxonomy()
+    truth = read_truth(spark, shared_lake.home / "answers.json")
+    ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
+                                      taxonomy.positive, taxonomy.negative),
+                       SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+    marts = build_topic_marts(ctx, None)
+    daily = marts[GOLD_TOPIC_DAILY].cache()
+    totals = daily.agg(F.sum("messages"), F.sum("conversations"), F.sum("negative_messages")).first()
+    assert totals is not None
+    customer = ctx.lake.read(SILVER_MESSAGES).where(F.col("author_role") == "customer")
+    assert totals[0] == ctx.lake.read(SILVER_MESSAGE_TOPICS).count() == customer.count()
+    assert totals[1] == customer.select("conversation_id").distinct().count()
+    assert 0 < totals[2] < totals[0]
+    # 10 days: shorter than topics.alerts.min_history_days, so no day is tested yet
+    assert marts[GOLD_TOPIC_ALERTS].count() == 0
+
+    report = validate(ctx, ["gold"], None, gold=marts)
+    outcomes = {o.suite.name: o for o in report.outcomes}
+    assert outcomes["gold_topic_daily"].success and outcomes["gold_topic_alerts"].success, report.summary()
+    row = daily.orderBy("date", "topic_id", "product", "channel").limit(1)
+    broken = daily.union(row).union(row.withColumn("topic_id", F.lit(999))
+                                    .withColumn("negative_messages", F.col("scored_messages") + 1))
+    report = validate(ctx, ["gold"], None, gold={**marts, GOLD_TOPIC_DAILY: broken})
+    failed = next(o for o in report.outcomes if o.suite.name == "gold_topic_daily")
+    assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
+        "expect_compound_columns_to_be_unique(date,topic_id,product,channel)",
+        "expect_column_pair_values_a_to_be_greater_than_b(scored_messages,negative_messages)",
+        "expect_column_pair_values_to_be_equal(date_messages,silver_messages)"}
+    daily.unpersist()

@@ -162,3 +162,57 @@ def calibration_figures(customers: pd.DataFrame, coefficients: Mapping[str, Any]
     return {"customers": float(len(frame)),
             "ece_promoter_nonrespondents": calibration_error(p[heard, 2], promoter[heard]),
             "ece_promoter_all": calibration_error(p[:, 2], promoter)}
+
+
+# -- topic alerts ----------------------------------------------------------------------------
+
+PLANTED_ALERT_TOPICS = {"outage": "incident", "login_loop": "emerging_topic",
+                        "wifi_drops_after_update": "bad_release"}
+
+
+def planted_topic_daily(spark: SparkSession, truth_conversations: DataFrame, start: Any) -> DataFrame:
+    """gold.topic_daily's shape from the planted truth: each support, review or social
+    conversation counted on its day under its planted topic (ids in topic-name order), its
+    opening emotion negative or not; what a perfect topic model and emotion model would give."""
+    convs = truth_conversations.where(F.col("channel") != "survey")
+    topics = sorted(r[0] for r in convs.select("topic").distinct().collect())
+    ids = spark.createDataFrame([(i, t) for i, t in enumerate(topics)], "topic_id int, topic string")
+    return (convs.join(F.broadcast(ids), "topic")
+            .groupBy(F.date_add(F.lit(start), F.col("day").cast("int")).alias("date"), "topic_id",
+                     F.col("topic").alias("topic_label"))
+            .agg(F.count(F.lit(1)).alias("conversations"),
+                 F.sum(F.col("started_negative").cast("int")).cast("long").alias("negative_messages"))
+            .withColumn("scored_messages", F.col("conversations")))
+
+
+@dataclass(frozen=True)
+class AlertDetection:
+    lags: dict[str, int | None]   # planted topic -> days from the planted start to its first alert
+    kinds: dict[str, str | None]  # ... and that alert's kind
+    false_alerts: int             # alerts on other topics, or on a planted topic before its start
+    series_days: int              # topic x day pairs tested
+
+    @property
+    def false_per_1500(self) -> float:
+        """False alerts per 30 days per 50 topic series."""
+        return self.false_alerts / self.series_days * 1500 if self.series_days else float("nan")
+
+
+def alert_detection(alerts: pd.DataFrame, scenarios: Mapping[str, Any], series_days: int) -> AlertDetection:
+    """Lags of the planted incident spike, emerging topic and bad release's topic, and the
+    false alerts, from gold.topic_alerts rows labelled with the planted topics' names."""
+    starts = {"outage": scenarios["incident"]["spike_dates"][0],
+              "login_loop": scenarios["emerging_topic"]["starts_on"],
+              "wifi_drops_after_update": scenarios["bad_release"]["released_on"]}
+    starts = {t: pd.Timestamp(d).date() for t, d in starts.items()}
+    dates = pd.to_datetime(alerts["date"]).dt.date if len(alerts) else pd.Series([], dtype=object)
+    lags: dict[str, int | None] = {}
+    kinds: dict[str, str | None] = {}
+    true = pd.Series(False, index=alerts.index)
+    for topic, start in starts.items():
+        mine = (alerts["topic_label"] == topic) & (dates >= start)
+        true |= mine
+        hits = alerts[mine].assign(_d=dates[mine]).sort_values("_d")
+        lags[topic] = (hits["_d"].iloc[0] - start).days if len(hits) else None
+        kinds[topic] = str(hits["kind"].iloc[0]) if len(hits) else None
+    return AlertDetection(lags, kinds, int((~true).sum()), series_days)
