@@ -10,6 +10,8 @@ the days from each planted start to its first alert (incident spike, emerging to
 release's topic; target: within one day) and the false alerts per 30 days per 50 topic
 series (target: at most 1). Then times the alerts of ``--series`` synthetic topic series of
 ``--days`` days with weekly seasonality (alerts per second, and how many fired: none planted).
+With ``--model-days N``, also runs a lake of N days through ingest, silver, planted emotion
+scores and the real topic model (`model_figures`) and judges the alerts on its topic ids.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, nargs="+", default=[2000, 5000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--series", type=int, default=1000)
+    parser.add_argument("--model-days", type=int, default=0,
+                        help="also judge the alerts on the topic model's topics over a lake of this many days")
+    parser.add_argument("--model-customers", type=int, default=2000)
     args = parser.parse_args()
 
     from pyspark.sql import functions as F
@@ -89,7 +94,62 @@ def main() -> None:
         print(f"{args.series} series x {args.days} days: alerts in {seconds:.1f} s on 2 cores "
               f"({tested / seconds:,.0f} series-days/s); {n} alerts on seasonal noise "
               f"({n / tested * 1500:.2f} per 30 days per 50 series)")
+        if args.model_days:
+            model_figures(config, Path(tmp) / "model", args.model_days, args.model_customers)
         spark.stop()
+
+
+def model_figures(base_config: object, home: Path, days: int, customers: int) -> None:
+    """The alerts on the topics the topic model assigns, as a daily pipeline would: ingest,
+    silver, planted emotion scores, topics fitted on the first 28 days, the rest assigned by
+    that champion (refitting itself as the job does when the stored openings have doubled)."""
+    from voicelake.config import load_config
+    from voicelake.generator import GeneratorSettings, generate_history, judge
+    from voicelake.generator.scores import planted_scores
+    from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ingest import ingest
+    from voicelake.jobs.topic_marts import build_topic_marts
+    from voicelake.jobs.topics import build_topics
+    from voicelake.lake import Lake
+    from voicelake.models.taxonomy import load_taxonomy
+    from voicelake.runtime import JobContext
+    from voicelake.schemas import GOLD_TOPIC_ALERTS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGE_TOPICS, SILVER_MESSAGES
+    from voicelake.spark import get_spark
+
+    start = date(2026, 1, 5)
+    generate_history(GeneratorSettings(days=days, customers=customers, seed=1, start=start,
+                                       landing=home / "landing", answers=home / "answers.json"))
+    config = load_config("local", overrides={"home": str(home / "home"), "lake": {"landing": str(home / "landing")}})
+    spark = get_spark(config)
+    ctx = JobContext(config, spark, Lake(spark, config))
+    t0 = time.perf_counter()
+    ingest(ctx)
+    build_silver(ctx)
+    taxonomy = load_taxonomy()
+    truth = judge.read_truth(spark, home / "answers.json")
+    ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
+                                      taxonomy.positive, taxonomy.negative),
+                       SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+    print(f"model lake: {days} days x {customers} customers ingested, silver and planted scores in "
+          f"{time.perf_counter() - t0:.0f}s")
+    t0 = time.perf_counter()
+    first = build_topics(ctx, since=start, until=start + timedelta(days=27))
+    rest = build_topics(ctx, since=start + timedelta(days=28), until=start + timedelta(days=days - 1))
+    print(f"topics: fitted v{first.version} on 28 days, then v{rest.version} ({rest.refit or 'no refit'}); "
+          f"{first.embedded + rest.embedded} openings embedded in {time.perf_counter() - t0:.0f}s")
+    marts = build_topic_marts(ctx, None)
+    alerts = marts[GOLD_TOPIC_ALERTS].toPandas()
+    topics = ctx.lake.read(SILVER_MESSAGE_TOPICS)
+    n_topics = topics.select("topic_id").distinct().count()
+    scenarios = json.loads((home / "answers.json").read_text())["scenarios"]
+    params_days = days - 14
+    found = judge.model_topic_alert_detection(alerts, topics, truth["conversations"], scenarios,
+                                              n_topics * params_days)
+    print(f"with the topic model ({n_topics} topic ids): lags (days) {found.lags}, kinds {found.kinds}; "
+          f"other alerts {found.false_alerts} in {found.series_days} series-days "
+          f"({found.false_per_1500:.2f} per 30 days per 50 series)")
+    print(alerts.sort_values(["date", "topic_id"])[["date", "topic_id", "topic_label", "metric", "kind",
+                                                    "observed", "expected", "statistic"]].to_string())
 
 
 if __name__ == "__main__":

@@ -216,3 +216,34 @@ def alert_detection(alerts: pd.DataFrame, scenarios: Mapping[str, Any], series_d
         lags[topic] = (hits["_d"].iloc[0] - start).days if len(hits) else None
         kinds[topic] = str(hits["kind"].iloc[0]) if len(hits) else None
     return AlertDetection(lags, kinds, int((~true).sum()), series_days)
+
+
+def model_topic_alert_detection(alerts: pd.DataFrame, topics: DataFrame, truth_conversations: DataFrame,
+                                scenarios: Mapping[str, Any], series_days: int,
+                                carrier_share: float = 0.25) -> AlertDetection:
+    """`alert_detection` when topics come from the topic model: a planted event's topics are
+    the model topics that carry at least ``carrier_share`` of the planted topic's conversations
+    in its first week; an alert on one of them from the event's start on is a detection,
+    every other alert is false."""
+    starts = {"outage": scenarios["incident"]["spike_dates"][0],
+              "login_loop": scenarios["emerging_topic"]["starts_on"],
+              "wifi_drops_after_update": scenarios["bad_release"]["released_on"]}
+    per_conversation = topics.select("conversation_id", "topic_id", "sent_date").dropDuplicates(["conversation_id"])
+    joined = _pandas(per_conversation.join(truth_conversations.select("conversation_id", "topic"),
+                                           "conversation_id"))
+    joined["sent_date"] = pd.to_datetime(joined["sent_date"]).dt.date
+    labelled = alerts.copy()
+    labelled["topic_label"] = None
+    carriers: dict[str, set[int]] = {}
+    for planted, start in starts.items():
+        first = pd.Timestamp(start).date()
+        week = joined[(joined["topic"] == planted) & (joined["sent_date"] >= first)
+                      & (joined["sent_date"] < first + pd.Timedelta(days=7))]
+        shares = week["topic_id"].value_counts(normalize=True)
+        carriers[planted] = {int(t) for t, share in shares.items() if share >= carrier_share}
+    # an alert is named after the planted topic it carries (the first that matches)
+    for planted, ids in carriers.items():
+        hit = labelled["topic_id"].isin(ids) & labelled["topic_label"].isna()
+        labelled.loc[hit, "topic_label"] = planted
+    labelled["topic_label"] = labelled["topic_label"].fillna("other")
+    return alert_detection(labelled, scenarios, series_days)
