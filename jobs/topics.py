@@ -14,7 +14,9 @@ every customer message of the conversation carries it. The job
 4. assigns each customer message its conversation's topic into ``silver.message_topics``
    (MERGE on message_id, partitioned by sent_date): ``topic_id``, ``topic_label``,
    ``distance`` (cosine distance of the opening to its topic's centroid), ``topic_new`` and
-   the model version. Messages the champion already assigned are skipped.
+   the model version. Messages the champion already assigned are skipped; when a refit
+   brings a new champion, every stored message is re-assigned with it (one model's ids
+   across the history the topic marts' baselines read).
 
     voicelake topics [--date D | --since D [--until D]] [--refit]
     spark-submit jobs/topics.py --since 2026-01-05 --until 2026-01-05
@@ -197,6 +199,12 @@ def build_topics(ctx: JobContext, day: date | None = None, since: date | None = 
         else:
             model, version = champion.model, champion.version
         print(f"topics: {cfg.model_name} v{version}" + (f" ({verdict})" if verdict else ""))
+        if champion is not None and version != champion.version and dates is not None:
+            # a new champion re-assigns the whole history, not only the run's dates: a topic's
+            # daily series (gold.topic_daily, the alerts' baselines) then uses one model's ids
+            opening_of.unpersist()
+            in_dates = customer
+            opening_of = openings(customer, customer.select("conversation_id").distinct()).cache()
 
         openings_embedded = (ctx.lake.read(SILVER_MESSAGE_EMBEDDINGS).where(F.col("encoder") == cfg.encoder)
                              .join(opening_of.select(F.col("opening_message_id").alias("message_id")),
