@@ -142,9 +142,11 @@ def model_figures(base_config: object, home: Path, days: int, customers: int) ->
     topics = ctx.lake.read(SILVER_MESSAGE_TOPICS)
     n_topics = topics.select("topic_id").distinct().count()
     scenarios = json.loads((home / "answers.json").read_text())["scenarios"]
-    params_days = days - 14
+    from voicelake.jobs.transforms.topic_trends import AlertParams
+
+    tested_days = days - AlertParams().min_history_days
     found = judge.model_topic_alert_detection(alerts, topics, truth["conversations"], scenarios,
-                                              n_topics * params_days)
+                                              n_topics * tested_days)
     print(f"with the topic model ({n_topics} topic ids): lags (days) {found.lags}, kinds {found.kinds}; "
           f"other alerts {found.false_alerts} in {found.series_days} series-days "
           f"({found.false_per_1500:.2f} per 30 days per 50 series)")

@@ -4,8 +4,9 @@
     gold.topic_alerts   date partitions   date x topic x metric: anomalous volume or negative share
 
 A dated run rebuilds its dates; the alerts of a date read the topic counts of the
-``topics.alerts.baseline_days + window_days`` days before it from silver, so a backfill or a
-late record changes the alerts of the dates it touches the same way a full rebuild would.
+``AlertParams.history_days`` (2 x baseline_days + window_days) days before it from silver, so
+a backfill or a late record changes the alerts of the dates it touches the same way a full
+rebuild would.
 """
 
 from __future__ import annotations

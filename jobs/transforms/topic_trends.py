@@ -233,9 +233,9 @@ def series_alerts(series: pd.DataFrame, params: AlertParams, first_evaluated: da
                          "expected": float(expected[i]),
                          "expected_high": float(_nb_quantile(0.975, np.array([mean[i]]), np.array([r[i]]))[0]),
                          "statistic": z, "p_value": float(p[i]), "persistence": int(persistence[i]),
-                         "conversations": int(x[i]), "baseline_conversations": int(_sums(x, 1, B)[i]),
+                         "conversations": int(x[i]), "baseline_conversations": int(s_all[i]),
                          "dispersion": float(phi[i])})
-    rows += _share_alerts(days, x, scored, neg, evaluated, params, alpha, phi)
+    rows += _share_alerts(days, x, s_all, scored, neg, evaluated, params, alpha, phi)
     out = pd.DataFrame(rows, columns=[c for c in ALERTS_SCHEMA_COLUMNS if c not in ("topic_id", "topic_label",
                                                                                    "severity")])
     out["topic_id"] = s["topic_id"].iloc[0] if len(s) else None
@@ -244,7 +244,8 @@ def series_alerts(series: pd.DataFrame, params: AlertParams, first_evaluated: da
     return out[list(ALERTS_SCHEMA_COLUMNS)]
 
 
-def _share_alerts(days: np.ndarray, x: np.ndarray, scored: np.ndarray, neg: np.ndarray, evaluated: np.ndarray,
+def _share_alerts(days: np.ndarray, x: np.ndarray, baseline: np.ndarray, scored: np.ndarray, neg: np.ndarray,
+                  evaluated: np.ndarray,
                   params: AlertParams, alpha: float, phi: np.ndarray) -> list[dict]:
     """Negative-share spikes: the day's negative messages against the beta-binomial predictive
     of the trailing window's share."""
@@ -265,7 +266,7 @@ def _share_alerts(days: np.ndarray, x: np.ndarray, scored: np.ndarray, neg: np.n
                      "expected": float(base),
                      "expected_high": float(betabinom.ppf(0.975, int(scored[i]), a, b) / scored[i]),
                      "statistic": float(_z(np.array([p]))[0]), "p_value": p, "persistence": 1,
-                     "conversations": int(x[i]), "baseline_conversations": int(_sums(x, 1, B)[i]),
+                     "conversations": int(x[i]), "baseline_conversations": int(baseline[i]),
                      "dispersion": float(phi[i])})
     return rows
 
@@ -282,12 +283,11 @@ def topic_series(daily: DataFrame, start: date, end: date) -> DataFrame:
     """gold.topic_daily summed over products and channels into one row per topic and day
     from ``start`` to ``end`` (inclusive), days without messages at 0, with the whole
     service's conversations of the day (the weekly profile of the baseline)."""
-    totals = daily.where((F.col("date") >= F.lit(start)) & (F.col("date") <= F.lit(end))).groupBy(
-        "date", "topic_id").agg(
+    span = daily.where((F.col("date") >= F.lit(start)) & (F.col("date") <= F.lit(end)))
+    totals = span.groupBy("date", "topic_id").agg(
         F.sum("conversations").alias("conversations"), F.sum("scored_messages").alias("scored"),
         F.sum("negative_messages").alias("negative"))
-    labels = (daily.where((F.col("date") >= F.lit(start)) & (F.col("date") <= F.lit(end)))
-              .groupBy("topic_id").agg(F.max_by("topic_label", "date").alias("topic_label")))
+    labels = span.groupBy("topic_id").agg(F.max_by("topic_label", "date").alias("topic_label"))
     service = totals.groupBy("date").agg(F.sum("conversations").alias("service_conversations"))
     spine = daily.sparkSession.range(1).select(F.explode(F.sequence(F.lit(start), F.lit(end))).alias("date"))
     zero = F.lit(0).cast("long")

@@ -152,4 +152,16 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(
         "expect_compound_columns_to_be_unique(date,topic_id,product,channel)",
         "expect_column_pair_values_a_to_be_greater_than_b(scored_messages,negative_messages)",
         "expect_column_pair_values_to_be_equal(date_messages,silver_messages)"}
+    # an alert of an unknown kind, below its expectation, with a p-value above 1
+    from datetime import date as day
+
+    from voicelake.jobs.transforms.topic_trends import ALERTS_SCHEMA
+
+    alert = ctx.spark.createDataFrame([(day(2026, 3, 5), 1, "billing", "volume", "surge", 2.0, 5.0, 9.0, 3.6, 1.5,
+                                        "medium", 1, 2, 40, 0.0)], ALERTS_SCHEMA)
+    report = validate(ctx, ["gold"], None, gold={**marts, GOLD_TOPIC_ALERTS: alert})
+    failed = next(o for o in report.outcomes if o.suite.name == "gold_topic_alerts")
+    assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
+        "expect_column_values_to_be_in_set(kind)", "expect_column_values_to_be_between(p_value)",
+        "expect_column_pair_values_a_to_be_greater_than_b(observed,expected)"}
     daily.unpersist()

@@ -166,8 +166,12 @@ def calibration_figures(customers: pd.DataFrame, coefficients: Mapping[str, Any]
 
 # -- topic alerts ----------------------------------------------------------------------------
 
-PLANTED_ALERT_TOPICS = {"outage": "incident", "login_loop": "emerging_topic",
-                        "wifi_drops_after_update": "bad_release"}
+def planted_alert_starts(scenarios: Mapping[str, Any]) -> dict[str, Any]:
+    """Planted topic -> the day its event starts: the incident's spike, the emerging topic,
+    the bad release (whose topic its upgraded customers write about)."""
+    return {"outage": pd.Timestamp(scenarios["incident"]["spike_dates"][0]).date(),
+            "login_loop": pd.Timestamp(scenarios["emerging_topic"]["starts_on"]).date(),
+            "wifi_drops_after_update": pd.Timestamp(scenarios["bad_release"]["released_on"]).date()}
 
 
 def planted_topic_daily(spark: SparkSession, truth_conversations: DataFrame, start: Any) -> DataFrame:
@@ -201,10 +205,7 @@ class AlertDetection:
 def alert_detection(alerts: pd.DataFrame, scenarios: Mapping[str, Any], series_days: int) -> AlertDetection:
     """Lags of the planted incident spike, emerging topic and bad release's topic, and the
     false alerts, from gold.topic_alerts rows labelled with the planted topics' names."""
-    starts = {"outage": scenarios["incident"]["spike_dates"][0],
-              "login_loop": scenarios["emerging_topic"]["starts_on"],
-              "wifi_drops_after_update": scenarios["bad_release"]["released_on"]}
-    starts = {t: pd.Timestamp(d).date() for t, d in starts.items()}
+    starts = planted_alert_starts(scenarios)
     dates = pd.to_datetime(alerts["date"]).dt.date if len(alerts) else pd.Series([], dtype=object)
     lags: dict[str, int | None] = {}
     kinds: dict[str, str | None] = {}
@@ -225,9 +226,6 @@ def model_topic_alert_detection(alerts: pd.DataFrame, topics: DataFrame, truth_c
     the model topics that carry at least ``carrier_share`` of the planted topic's conversations
     in its first week; an alert on one of them from the event's start on is a detection,
     every other alert is false."""
-    starts = {"outage": scenarios["incident"]["spike_dates"][0],
-              "login_loop": scenarios["emerging_topic"]["starts_on"],
-              "wifi_drops_after_update": scenarios["bad_release"]["released_on"]}
     per_conversation = topics.select("conversation_id", "topic_id", "sent_date").dropDuplicates(["conversation_id"])
     joined = _pandas(per_conversation.join(truth_conversations.select("conversation_id", "topic"),
                                            "conversation_id"))
@@ -235,8 +233,7 @@ def model_topic_alert_detection(alerts: pd.DataFrame, topics: DataFrame, truth_c
     labelled = alerts.copy()
     labelled["topic_label"] = None
     carriers: dict[str, set[int]] = {}
-    for planted, start in starts.items():
-        first = pd.Timestamp(start).date()
+    for planted, first in planted_alert_starts(scenarios).items():
         week = joined[(joined["topic"] == planted) & (joined["sent_date"] >= first)
                       & (joined["sent_date"] < first + pd.Timedelta(days=7))]
         shares = week["topic_id"].value_counts(normalize=True)
