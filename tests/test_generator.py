@@ -32,7 +32,8 @@ def test_every_source_and_scenario_is_written(tmp_path: Path) -> None:
     summary = generate_history(settings(tmp_path))
     answers = json.loads((tmp_path / "answers.json").read_text())
     assert set(answers["scenarios"]) == {"incident", "bad_release", "emerging_topic", "slow_queue",
-                                         "agent_empathy", "nps_passives", "decoys", "survey_nonresponse"}
+                                         "agent_empathy", "nps_passives", "decoys", "survey_nonresponse",
+                                         "dark_outage", "silent_incident"}
     landed = {p.name for p in (tmp_path / "landing").iterdir()}
     assert {"tickets", "ticket_comments", "chat_messages", "emails", "call_utterances", "social_posts",
             "reviews", "releases", "incidents"} <= landed

@@ -107,8 +107,10 @@ def test_opening_emotions_reviews_and_survey_answers_follow_loyalty(history: tup
     assert len(low) > 30 and len(high) > 30
     assert statistics.mean(low) > statistics.mean(high) + 0.3
     reviews = [c for c in convs if c["channel"] == "review"]
-    assert statistics.mean(c["rating"] for c in reviews if c["loyalty_at_open"] < 5) + 1.5 < \
-        statistics.mean(c["rating"] for c in reviews if c["loyalty_at_open"] >= 8.5)
+    low_rated = [c["rating"] for c in reviews if c["loyalty_at_open"] < 6]
+    assert len(low_rated) >= 5
+    assert statistics.mean(low_rated) + 1.0 < statistics.mean(c["rating"] for c in reviews
+                                                               if c["loyalty_at_open"] >= 8.5)
     invited = [c for c in convs if c["channel"] == "survey" and c["follows"] is None and c["survey_kind"] == "nps"]
     assert invited and statistics.mean(abs(c["score"] - c["loyalty_at_open"]) for c in invited) < 1.0
 
@@ -130,13 +132,12 @@ def test_survey_nonresponse_bias_is_planted(history: tuple[Path, dict[str, Any]]
 def test_trust_restored_follows_its_definition(history: tuple[Path, dict[str, Any]]) -> None:
     root, _ = history
     convs = [c for c in _truth(root, "conversations") if c["channel"] in SUPPORT_CHANNELS]
-    days: dict[tuple[str, str], list[int]] = defaultdict(list)
+    contacts: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)  # (day, position in the day)
     for c in convs:
-        days[(c["customer_id"], c["topic"])].append(c["day"])
+        contacts[(c["customer_id"], c["topic"])].append((c["day"], c["n"]))
     for c in convs:
-        came_back = any(c["day"] <= d <= c["day"] + TRUST_WINDOW_DAYS
-                        for d in days[(c["customer_id"], c["topic"])]
-                        if d != c["day"] or days[(c["customer_id"], c["topic"])].count(d) > 1)
+        came_back = any((c["day"], c["n"]) < (d, n) and d <= c["day"] + TRUST_WINDOW_DAYS
+                        for d, n in contacts[(c["customer_id"], c["topic"])])
         expected = c["started_negative"] and c["resolved"] and not came_back
         assert c["trust_restored"] == expected, c["conversation_id"]
     assert sum(c["trust_restored"] for c in convs) > 50

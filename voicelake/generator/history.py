@@ -45,6 +45,8 @@ from voicelake.generator import phrases as P
 from voicelake.generator.plan import (
     CHANNEL_WEIGHTS,
     CONTACT_RATE,
+    DARK_OUTAGE_HOURS,
+    OUTAGE_LEAD_MINUTES,
     HistoryPlan,
     PlannedConversation,
     nps_class,
@@ -102,6 +104,12 @@ def _iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _at(start: date, day_index: int, hours: int = 0, minutes: int = 0) -> datetime:
+    """UTC time of day ``day_index`` of the history."""
+    return datetime.combine(start + timedelta(days=day_index), datetime.min.time(), UTC) + timedelta(
+        hours=hours, minutes=minutes)
+
+
 def build_world(settings: GeneratorSettings) -> World:
     """Customers, agents, release plan and scenario timing for a seed."""
     rng = random.Random(settings.seed)
@@ -136,15 +144,28 @@ def build_world(settings: GeneratorSettings) -> World:
     release_day = {"Nimbus Router": int(days * 0.35), "Atlas App": int(days * 0.2),
                    "Pulse Thermostat": int(days * 0.7), "Orbit Cloud": int(days * 0.5)}
     incident_day = min(days - 1, int(days * 0.6))
-    incident_start = datetime.combine(settings.start + timedelta(days=incident_day),
-                                      datetime.min.time(), UTC) + timedelta(hours=9, minutes=40)
+    incident_start = _at(settings.start, incident_day, hours=9, minutes=40)
+    dark_day, dark_start = min(days - 1, int(days * 0.8)), timedelta(hours=13, minutes=10)
+    silent_start = _at(settings.start, int(days * 0.4), hours=3, minutes=15)
     emerging_day = int(days * 0.5)
     start = settings.start
     scenarios = {
+        # customers of the product complain from an hour before the incident is declared
+        # (the planted lead time) until an hour after it ends
         "incident": {"incident_id": "INC-0001", "product": "Orbit Cloud", "severity": "SEV1",
                      "started_at": _iso(incident_start),
                      "ended_at": _iso(incident_start + timedelta(hours=6)),
+                     "complaints_from": _iso(incident_start - timedelta(minutes=OUTAGE_LEAD_MINUTES)),
+                     "lead_minutes": OUTAGE_LEAD_MINUTES,
                      "spike_dates": [str(start + timedelta(days=incident_day))]},
+        # an outage nobody declared: a complaint spike with no incident record
+        "dark_outage": {"product": "Pulse Thermostat", "date": str(start + timedelta(days=dark_day)),
+                        "started_at": _iso(_at(start, dark_day) + dark_start),
+                        "ended_at": _iso(_at(start, dark_day) + dark_start + timedelta(hours=DARK_OUTAGE_HOURS))},
+        # a declared incident customers never noticed: no extra contacts
+        "silent_incident": {"incident_id": "INC-0002", "product": "Atlas App", "severity": "SEV2",
+                            "started_at": _iso(silent_start),
+                            "ended_at": _iso(silent_start + timedelta(minutes=50))},
         "bad_release": {"product": "Nimbus Router", "version": "3.2",
                         "released_on": str(start + timedelta(days=release_day["Nimbus Router"])),
                         "topic": "wifi_drops_after_update"},
@@ -415,7 +436,7 @@ class _Truth:
         support = channel in ("chat", "ticket", "email", "call", "social") and "survey_kind" not in extra
         self.conversations.append(json.dumps({
             "conversation_id": conversation_id, "customer_id": customer.id, "product": customer.product,
-            "channel": channel, "day": conv.day, "topic": conv.topic, "opening_emotion": conv.emotion,
+            "channel": channel, "day": conv.day, "n": conv.n, "topic": conv.topic, "opening_emotion": conv.emotion,
             "started_negative": conv.negative, "agent_id": conv.agent if support else None,
             "queue": conv.queue if support else None, "resolved": conv.resolved if support else None,
             "trust_restored": conv.trust_restored if support else False, "repeat_contact": conv.repeat,
@@ -471,6 +492,12 @@ def render_day(world: World, day_index: int, conversations: list[PlannedConversa
                               "ended_at": _iso(started + timedelta(minutes=minor_incident["minutes"])),
                               "title": f"{minor_incident['product']} minor degradation"})
 
+    silent = sc["silent_incident"]
+    if silent["started_at"].startswith(str(day)):
+        out.add("incidents", {**{k: silent[k] for k in ("incident_id", "product", "severity", "started_at",
+                                                         "ended_at")},
+                              "title": f"{silent['product']} background job delays"})
+
     truth = _Truth()
     for conv in conversations:
         _conversation(world, rng, out, truth, midnight, conv)
@@ -511,7 +538,8 @@ def _survey(rng: random.Random, out: DayWriter, truth: _Truth, conv: PlannedConv
     cid = f"survey:{response_id}"
     if verbatim:
         truth.message(cid, cid, "customer", emotion)
-    truth.conversation(cid, conv, customer, "survey", survey_kind=kind, score=score, topic=None,
+    truth.conversation(cid, conv, customer, "survey", opened_at=_iso(responded_at), survey_kind=kind,
+                       score=score, topic=None,
                        opening_emotion=emotion if verbatim else None,
                        started_negative=bool(verbatim) and emotion in P.NEGATIVE,
                        nps_class=nps_class(score) if kind == "nps" else None, follows=follows)
@@ -536,8 +564,8 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
     ctx = {"product": product, "version": version, "name": customer.name,
            "full": f"{customer.name} {customer.last_name}".strip(),
            "order": f"{rng.randint(100000, 999999)}", "days": str(rng.randint(2, 21))}
-    hour = min(23.9, max(0.0, rng.gauss(13, 3.5)))
-    opened = midnight + timedelta(hours=hour)
+    hour = min(23.9, max(0.0, rng.gauss(13, 3.5)))  # drawn for every conversation: the stream stays aligned
+    opened = midnight + timedelta(minutes=conv.opens_at_minute if conv.opens_at_minute is not None else hour * 60)
     slow = world.scenarios["slow_queue"]
     factor = slow["first_response_factor"] if queue == slow["queue"] else 1.0
     negative = conv.negative
@@ -553,7 +581,7 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                             "created_at": _iso(opened)}, message=True)
         cid = f"review:RV{conv_id}"
         truth.message(cid, cid, "customer", emotion)
-        truth.conversation(cid, conv, customer, "review", rating=rating)
+        truth.conversation(cid, conv, customer, "review", opened_at=_iso(opened), rating=rating)
         return
     if channel == "survey":
         _survey(rng, out, truth, conv, customer, f"SV{conv_id}", opened, None,
@@ -674,7 +702,7 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                 "posted_at": _iso(opened + timedelta(minutes=minutes)), "text": text,
                 "product": product, "product_version": version}, message=True)
             truth.message(f"social:SP{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
-    truth.conversation(conversation_id, conv, customer, channel)
+    truth.conversation(conversation_id, conv, customer, channel, opened_at=_iso(opened))
     if conv.survey:  # the follow-up NPS survey this customer answered
         ticket_id = f"T{conv_id}" if channel == "ticket" else None
         _survey(rng, out, truth, conv, customer, f"SV{conv_id}-F",

@@ -21,7 +21,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from voicelake.generator import phrases as P
@@ -42,6 +42,12 @@ BASELINE_MEAN, BASELINE_SD = 8.2, 1.8
 WEEKLY_DRIFT = 0.25  # share of the distance to the baseline recovered every week
 HIT_BAD_RELEASE = -2.5  # once, when the customer upgrades to the bad release
 HIT_INCIDENT = -1.5  # every customer of the product, on the incident's day
+# An outage's complaint curve: contacts per affected customer per hour, flat from the first
+# complaint to the outage's end, then a falling tail for an hour.
+OUTAGE_CONTACTS_PER_CUSTOMER_HOUR = CONTACT_RATE * 8 / 7
+OUTAGE_TAIL_SHARE = 0.12
+OUTAGE_LEAD_MINUTES = 60  # the declared incident's customers complain this long before it is declared
+DARK_OUTAGE_HOURS = 3
 HIT_SLOW_QUEUE = -0.8
 HIT_CURT_AGENT = -1.0
 HIT_UNRESOLVED = -0.8
@@ -89,6 +95,7 @@ class PlannedConversation:
     rating: int | None = None  # review rating
     trust_restored: bool = False  # started negative, ended well, no same-topic contact within 7 days
     repeat: bool = False  # a repeat contact after an unresolved conversation
+    opens_at_minute: float | None = None  # minute of the day it opens (outages); None: drawn when rendered
 
     @property
     def conv_id(self) -> str:
@@ -127,6 +134,36 @@ class HistoryPlan:
     minor_incidents: dict[int, dict[str, Any]]  # day -> SEV3 incident record (decoys)
     weeks: list[WeekScores] = field(default_factory=list)
     population: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutageWindow:
+    """When an outage's customers complain: from ``first_minute`` to ``last_minute`` of ``day``."""
+
+    product: str
+    day: int
+    first_minute: float
+    last_minute: float
+
+    @classmethod
+    def of(cls, start: date, product: str, first: str, last: str) -> OutageWindow:
+        t0, t1 = (datetime.fromisoformat(x.replace("Z", "+00:00")) for x in (first, last))
+        day = (t0.date() - start).days
+        midnight = datetime.combine(t0.date(), datetime.min.time(), t0.tzinfo)
+        return cls(product, day, (t0 - midnight).total_seconds() / 60, (t1 - midnight).total_seconds() / 60)
+
+    def contacts(self, customers: int) -> int:
+        """Extra contacts from the product's customers over the window and its tail."""
+        hours = (self.last_minute - self.first_minute) / 60
+        return int(customers * OUTAGE_CONTACTS_PER_CUSTOMER_HOUR * hours / (1 - OUTAGE_TAIL_SHARE)) + 3
+
+    def opening_minute(self, rng: random.Random) -> float:
+        """A complaint's minute: flat over the window, a linearly falling hour after it."""
+        if rng.random() < OUTAGE_TAIL_SHARE:
+            minute = self.last_minute + 60 * (1 - math.sqrt(1 - rng.random()))
+        else:
+            minute = rng.uniform(self.first_minute, self.last_minute)
+        return min(minute, 24 * 60 - 1)
 
 
 def pick_emotion(rng: random.Random, topic: str, loyalty: float) -> str:
@@ -197,6 +234,11 @@ def plan_history(world: World) -> HistoryPlan:
     repeats: dict[int, list[tuple[int, str]]] = defaultdict(list)
 
     plan = HistoryPlan(days=[], minor_incidents={})
+    outage_windows = [OutageWindow.of(s.start, inc["product"], inc["complaints_from"], inc["ended_at"]),
+                      OutageWindow.of(s.start, sc["dark_outage"]["product"], sc["dark_outage"]["started_at"],
+                                      sc["dark_outage"]["ended_at"])]
+    dark_day = outage_windows[1].day
+    timing_rng, outage_rng = random.Random(f"{s.seed}:outage-times"), random.Random(f"{s.seed}:outage-contacts")
     active: set[int] = set()
     answers: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
     products = list(P.PRODUCTS)
@@ -208,9 +250,10 @@ def plan_history(world: World) -> HistoryPlan:
                 loyalty[i] = _clamp(loyalty[i] + HIT_INCIDENT)
         elif rng.random() < 0.15:  # a decoy: a minor incident that changes nothing
             product = rng.choice(products)
-            plan.minor_incidents[d] = {"incident_id": f"INC-{d:04d}-M", "product": product,
-                                       "severity": "SEV3", "start_minute": rng.randint(0, 1300),
-                                       "minutes": rng.randint(10, 90)}
+            minor = {"incident_id": f"INC-{d:04d}-M", "product": product,
+                     "severity": "SEV3", "start_minute": rng.randint(0, 1300), "minutes": rng.randint(10, 90)}
+            if not (d == dark_day and product == outage_windows[1].product):  # a decoy never explains the dark one
+                plan.minor_incidents[d] = minor
         for i in upgrades.get(d, []):
             loyalty[i] = _clamp(loyalty[i] + HIT_BAD_RELEASE)
             upgraded_bad.append(i)
@@ -234,15 +277,28 @@ def plan_history(world: World) -> HistoryPlan:
         todo += [(i, topic, True) for i, topic in repeats.pop(d, [])]
 
         todays: list[PlannedConversation] = []
+        outages = [o for o in outage_windows if o.day == d]
+
         for i, forced, repeat in todo:
             conv = _plan_conversation(world, rng, d, len(todays), i, forced, repeat, loyalty, slow_queue,
                                       channels, channel_w, support_w, repeats)
             if conv is None:
                 continue
-            todays.append(conv)
-            active.add(i)
-            if conv.survey and conv.survey[0] == "nps":
-                answers[customers[i].product][nps_class(conv.survey[1])] += 1
+            window = next((o for o in outages if o.product == customers[i].product), None)
+            if forced == "outage" and window:
+                conv.opens_at_minute = window.opening_minute(timing_rng)
+            _record(conv, todays, active, answers, customers)
+        for outage in outages:  # the rest of each outage's contacts: own streams, after the day's others
+            pool = by_product.get(outage.product, [])
+            timed = sum(c.opens_at_minute is not None for c in todays
+                        if customers[c.customer].product == outage.product)
+            for _ in range(max(0, outage.contacts(len(pool)) - timed) if pool else 0):
+                conv = _plan_conversation(world, outage_rng, d, len(todays), outage_rng.choice(pool), "outage", False,
+                                          loyalty, slow_queue, channels, channel_w, support_w, repeats)
+                if conv is None:
+                    continue
+                conv.opens_at_minute = outage.opening_minute(timing_rng)
+                _record(conv, todays, active, answers, customers)
         plan.days.append(todays)
 
         if day.weekday() == 6 or d == s.days - 1:
@@ -251,6 +307,16 @@ def plan_history(world: World) -> HistoryPlan:
             answers.clear()
     _mark_trust_restored(plan)
     return plan
+
+
+def _record(conv: PlannedConversation, todays: list[PlannedConversation], active: set[int],
+            answers: dict[str, dict[str, int]], customers: Sequence[Any]) -> None:
+    """Add a planned conversation to its day, its customer to the week's active ones, and its
+    NPS answer to the week's survey counts."""
+    todays.append(conv)
+    active.add(conv.customer)
+    if conv.survey and conv.survey[0] == "nps":
+        answers[customers[conv.customer].product][nps_class(conv.survey[1])] += 1
 
 
 def _plan_conversation(world: World, rng: random.Random, d: int, n: int, i: int, forced: str | None,
