@@ -16,7 +16,10 @@ planted truth (docs/marts.md):
 - agents by empathy over the period: planted high three on top, low three at the bottom;
 - the top service gap (planted: the billing queue) and no decoy in the top three;
 - the first passive theme per product-month (planted: pricing);
-- marts build seconds / silver build seconds (target <= 0.5), measured in this run.
+- incidents: the SEV1's lift (>= 3) and lead time (within 30 minutes of the planted one), SEV3
+  decoys flagged (0), the dark outage an unexplained spike, the silent incident unnoticed;
+- marts build seconds / silver build seconds (target <= 0.5; the incident marts' own ratio
+  beside it), measured in this run.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def main() -> None:
     )
     from voicelake.jobs.build_gold import build_gold as build_all
     from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.incident_marts import build_incident_marts
     from voicelake.jobs.ingest import ingest
     from voicelake.jobs.transforms.emotion_index import customer_windows, feature_names
     from voicelake.jobs.voc_marts import build_voc_marts, survey_answers, voc_scope, week_windows
@@ -73,8 +77,10 @@ def main() -> None:
         GOLD_AGENT_SCORECARD,
         GOLD_CONVERSATION_OUTCOMES,
         GOLD_EMOTION_INDEX,
+        GOLD_INCIDENT_IMPACT,
         GOLD_PASSIVE_DRIVERS,
         GOLD_SERVICE_GAPS,
+        GOLD_UNEXPLAINED_SPIKES,
         SILVER_CONVERSATIONS,
         SILVER_MESSAGE_EMOTIONS,
         SILVER_MESSAGES,
@@ -111,11 +117,30 @@ def main() -> None:
         print(f"voc marts: built and written in {marts_s:.0f}s = {marts_s / silver_s:.2f} x the silver build "
               f"(target <= 0.5); written in order: " + ", ".join(f"{t} {s:.0f}s" for t, s in each.items()))
         t0 = time.perf_counter()
+        cached = []
+        incident_marts = build_incident_marts(ctx, None, cached)
+        for table, frame in incident_marts.items():
+            ctx.lake.stage(frame, table, "bench", partition_by=[partition_column(table)])
+        incident_s = time.perf_counter() - t0
+        for frame in cached:
+            frame.unpersist()
+        ctx.lake.drop_staging("bench")
+        print(f"incident marts: built and written in {incident_s:.0f}s = {incident_s / silver_s:.2f} x the silver "
+              f"build")
+        t0 = time.perf_counter()
         written = build_all(ctx)
         print(f"build_gold (every mart staged, validated, published): {time.perf_counter() - t0:.0f}s; "
               + ", ".join(f"{t} {n}" for t, n in written.items() if t not in DAILY_MARTS))
 
         # acceptance figures
+        scenarios = json.loads((home / "answers.json").read_text())["scenarios"]
+        found = judge.incident_detection(ctx.lake.read(GOLD_INCIDENT_IMPACT).toPandas(),
+                                         ctx.lake.read(GOLD_UNEXPLAINED_SPIKES).toPandas(), scenarios)
+        print(f"incidents: SEV1 lift {found.sev1_lift} (target >= 3) impact {found.sev1_impact}, lead "
+              f"{found.lead_minutes} min vs planted {found.planted_lead_minutes:.0f} (within 30); SEV3 decoys "
+              f"flagged {found.decoys_flagged}/{found.decoys} (target 0); dark outage unexplained "
+              f"{found.dark_outage_found}, other unexplained spikes {found.other_spikes}; silent incident "
+              f"unnoticed {found.silent_unnoticed}")
         acc = judge.index_accuracy(ctx.lake.read(GOLD_EMOTION_INDEX), truth["population_nps"])
         print(f"emotion index: {acc.product_weeks} product-weeks (edge weeks left out), MAE {acc.mae:.2f} "
               f"(target <= 5); survey NPS MAE {acc.survey_mae:.2f} (>= 15); interval coverage "

@@ -2,7 +2,8 @@
 silver.message_emotions exists gold.emotion_daily and the voice-of-customer marts
 (gold.emotion_index, conversation_outcomes, agent_scorecard, service_gaps, passive_drivers;
 see ``jobs/voc_marts.py`` and docs/marts.md), and once silver.message_topics exists
-gold.topic_daily and gold.topic_alerts (``jobs/topic_marts.py``).
+gold.topic_daily and gold.topic_alerts (``jobs/topic_marts.py``), and once silver.incidents
+exists gold.incident_impact and gold.unexplained_spikes (``jobs/incident_marts.py``).
 
 Publish protocol: the marts are written to a staging copy of this run
 (``<root>/_staging/<run id>``, `Lake.stage`), validated with their Great Expectations suites,
@@ -34,6 +35,7 @@ from pyspark.sql import functions as F
 from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
 from voicelake.faults import fault
 from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
+from voicelake.jobs.incident_marts import INCIDENT_MARTS, build_incident_marts, incident_dates
 from voicelake.jobs.topic_marts import TOPIC_MARTS, build_topic_marts
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, VocScope, build_voc_marts, voc_scope
@@ -56,7 +58,8 @@ from voicelake.schemas import (
 )
 
 DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
-GOLD_TABLES = (*DAILY_MARTS, *VOC_MARTS, *TOPIC_MARTS)
+OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS)  # staged once their inputs exist
+GOLD_TABLES = (*DAILY_MARTS, *OPTIONAL_MARTS)
 
 
 def new_run_id() -> str:
@@ -82,6 +85,8 @@ def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) 
     """The partitions of ``table`` a build of ``dates`` replaces (None: the whole table)."""
     if table in VOC_PARTITIONS:
         return _scope(ctx, dates).partitions(table)
+    if table in INCIDENT_MARTS:
+        return incident_dates(dates)
     return None if dates is None else list(dates)
 
 
@@ -106,6 +111,7 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
         marts[GOLD_EMOTION_DAILY] = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
         marts.update(build_voc_marts(ctx, _scope(ctx, dates), data_cut_off(ctx, dates), cached))
         marts.update(build_topic_marts(ctx, dates, cached))
+        marts.update(build_incident_marts(ctx, dates, cached))
     try:
         return {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
                 for table, frame in marts.items()}
@@ -118,7 +124,7 @@ def staged_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> d
     """What an earlier `stage_gold` of the run left in staging (the emotion marts only if staged)."""
     tables = [GOLD_SERVICE_DAILY]
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
-        tables += [GOLD_EMOTION_DAILY, *(t for t in (*VOC_MARTS, *TOPIC_MARTS) if ctx.lake.has_staged(t, run_id))]
+        tables += [GOLD_EMOTION_DAILY, *(t for t in OPTIONAL_MARTS if ctx.lake.has_staged(t, run_id))]
     staged = {}
     for table in tables:
         frame = ctx.lake.read_staged(table, run_id)

@@ -21,6 +21,7 @@ from pyspark.sql.types import LongType, StructField, StructType
 from voicelake.config import load_config
 from voicelake.jobs.build_log import SILVER_BUILD_LOG, new_build_id, record_build, unconsumed_batches
 from voicelake.faults import fault
+from voicelake.jobs.transforms.incidents import silver_incidents, silver_releases
 from voicelake.jobs.transforms.silver import (
     build_silver_conversations,
     build_silver_messages,
@@ -38,7 +39,9 @@ from voicelake.runtime import (
 )
 from voicelake.schemas import (
     SILVER_CONVERSATIONS,
+    SILVER_INCIDENTS,
     SILVER_MESSAGES,
+    SILVER_RELEASES,
     SOURCES,
     SPARK_TYPES,
     bronze_table,
@@ -123,6 +126,14 @@ def pending_sla_dates(ctx: JobContext, as_of: datetime) -> set[date]:
     return _dates(pending, "opened_date")
 
 
+def build_reference_tables(ctx: JobContext, sources: Mapping[str, DataFrame]) -> None:
+    """silver.incidents and silver.releases, rebuilt whole (a few rows per day at most),
+    products named as messages name them (``incidents.product_aliases``)."""
+    aliases = ctx.config.incidents.product_aliases
+    ctx.lake.overwrite(silver_incidents(sources["incidents"], aliases), SILVER_INCIDENTS)
+    ctx.lake.overwrite(silver_releases(sources["releases"], aliases), SILVER_RELEASES)
+
+
 def build_silver(ctx: JobContext, day: date | None = None, since: date | None = None,
                  until: date | None = None) -> SilverResult:
     """Rebuild silver for the given dates (or all of them), plus every earlier or later date
@@ -169,6 +180,7 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
             r[0] for r in unified.select(F.to_date("sent_at")).distinct().collect() if r[0])
     finally:
         unified.unpersist()
+    build_reference_tables(ctx, sources)
     record_build(ctx, SILVER_BUILD_LOG, new_build_id(), as_of, run_dates, built_dates, batches)
     return SilverResult(built_dates, n_messages, n_conversations, late)
 

@@ -25,7 +25,9 @@ from voicelake.schemas import (
     GOLD_EMOTION_INDEX,
     GOLD_PASSIVE_DRIVERS,
     GOLD_SERVICE_GAPS,
+    GOLD_INCIDENT_IMPACT,
     GOLD_TOPIC_ALERTS,
+    GOLD_UNEXPLAINED_SPIKES,
 )
 
 
@@ -121,6 +123,7 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
         if not drivers:
             lines.append("  (nothing over-represented with enough mentions)")
     lines += ["", *alert_lines(ctx, week, top * 2)]
+    lines += ["", *incident_lines(ctx, week, top * 2)]
     return lines
 
 
@@ -141,6 +144,31 @@ def alert_lines(ctx: JobContext, week: date, top: int) -> list[str]:
                      f"{r['persistence']} of the last days above expectation)")
     if not rows:
         lines.append("  (none: every topic within its baseline, or too little history yet)")
+    return lines
+
+
+def incident_lines(ctx: JobContext, week: date, top: int) -> list[str]:
+    """The week's incidents with customer impact and complaint spikes no incident explains."""
+    title = "incidents and unexplained complaint spikes of the week (complaints against the same hours of 4 weeks):"
+    if not ctx.lake.exists(GOLD_INCIDENT_IMPACT):
+        return [title, "  (no incident marts yet: they need scored messages and incident records)"]
+    in_week = F.col("date").between(F.lit(week), F.lit(week + timedelta(days=6)))
+    lines = [title]
+    for r in (ctx.lake.read(GOLD_INCIDENT_IMPACT).where(in_week & F.col("customer_impact"))
+              .orderBy(F.col("lift").desc()).limit(top).collect()):
+        lead = "" if r["lead_minutes"] is None else f", complaints rose {_num(r['lead_minutes'], 0)} min before declared"
+        lines.append(f"  {r['incident_id']} {r['severity']} {r['product']} {r['started_at']:%Y-%m-%d %H:%M}: "
+                     f"{r['complaints']} complaints vs {_num(r['expected_complaints'], 1)} expected (lift "
+                     f"{_num(r['lift'], 1)}, 95% {_num(r['lift_low'], 1)}-{_num(r['lift_high'], 1)}){lead}; "
+                     f"topics {', '.join(r['top_topics']) or '-'}")
+    if ctx.lake.exists(GOLD_UNEXPLAINED_SPIKES):
+        for r in (ctx.lake.read(GOLD_UNEXPLAINED_SPIKES).where(in_week & (F.col("kind") == "unexplained_spike"))
+                  .orderBy(F.col("lift").desc()).limit(top).collect()):
+            lines.append(f"  NO INCIDENT {r['product']} {r['started_at']:%Y-%m-%d %H:%M}-{r['ended_at']:%H:%M}: "
+                         f"{r['complaints']} complaints vs {_num(r['expected_complaints'], 1)} expected (lift "
+                         f"{_num(r['lift'], 1)}); topics {', '.join(r['top_topics']) or '-'}")
+    if len(lines) == 1:
+        lines.append("  (none: no incident with customer impact and no unexplained spike)")
     return lines
 
 

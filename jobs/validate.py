@@ -20,13 +20,14 @@ Gold is validated from its staging copy by ``jobs/build_gold.py`` and only then 
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from voicelake.jobs.transforms.quality import (
@@ -43,6 +44,7 @@ from voicelake.jobs.transforms.quality import (
     with_date_reconciliation,
 )
 from voicelake.errors import ReportedError
+from voicelake.jobs.incident_marts import INCIDENT_MARTS, incident_dates
 from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, voc_scope
 from voicelake.lake import scalar
 from voicelake.models.taxonomy import load_taxonomy
@@ -60,10 +62,12 @@ from voicelake.schemas import (
     AUTHOR_ROLES,
     CHANNELS,
     GOLD_EMOTION_DAILY,
+    GOLD_INCIDENT_IMPACT,
     GOLD_TOPIC_ALERTS,
     GOLD_TOPIC_DAILY,
     GOLD_SERVICE_DAILY,
     QUARANTINE,
+    SILVER_INCIDENTS,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
@@ -210,6 +214,26 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         yield suite, frame, None
 
 
+def incident_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
+                    incident_counts: DataFrame | None) -> Iterator[SuiteFrame]:
+    """The incident marts' suites; gold.incident_impact's rows carry ``date_incidents`` (its
+    rows of the row's date) and ``silver_incidents`` (silver.incidents that started that day)."""
+    scope = incident_dates(dates)
+    for table in INCIDENT_MARTS:
+        suite = configured_suite(config, "gold_" + table.partition(".")[2])
+        frame = read(table)
+        if frame is None or incident_counts is None:
+            yield suite, None, "not built (needs scored messages and silver.incidents)"
+            continue
+        if scope is not None:
+            frame = frame.where(F.col("date").isin(scope))
+        if table == GOLD_INCIDENT_IMPACT:
+            frame = (frame.withColumn("date_incidents", F.count(F.lit(1)).over(Window.partitionBy("date")))
+                     .join(F.broadcast(incident_counts), "date", "left")
+                     .withColumn("silver_incidents", F.coalesce("silver_incidents", F.lit(0)).cast("long")))
+        yield suite, frame, None
+
+
 def _published(ctx: JobContext) -> Callable[[str], DataFrame | None]:
     return lambda table: ctx.lake.read(table) if ctx.lake.exists(table) else None
 
@@ -254,7 +278,11 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
             silver_counts = count_per_date(ctx.lake.read(SILVER_MESSAGES), dates, "silver_messages")
             topic_counts = (count_per_date(ctx.lake.read(SILVER_MESSAGE_TOPICS), dates, "silver_messages")
                             if ctx.lake.exists(SILVER_MESSAGE_TOPICS) else None)
-            frames = gold_frames(read, dates, ctx.config, silver_counts, topic_counts)
+            incident_counts = (count_per_date(ctx.lake.read(SILVER_INCIDENTS), incident_dates(dates),
+                                              "silver_incidents", "started_date")
+                               if ctx.lake.exists(SILVER_INCIDENTS) else None)
+            frames = itertools.chain(gold_frames(read, dates, ctx.config, silver_counts, topic_counts),
+                                     incident_frames(read, dates, ctx.config, incident_counts))
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
         for suite, frame, note in frames:

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -175,6 +175,45 @@ class TopicsConfig:
     alerts: Mapping[str, Any] = field(default_factory=dict)  # gold.topic_alerts thresholds (AlertParams)
 
 
+P = TypeVar("P")
+
+
+def params_from_mapping(cls: type[P], values: Mapping[str, Any] | None, section: str) -> P:
+    """A parameter dataclass from a config mapping: unknown keys are a ConfigError naming
+    ``section``; each value is converted to its default's type; missing keys keep defaults."""
+    values = dict(values or {})
+    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{section}: unknown keys {unknown} (known: {sorted(fields)})")
+    defaults = cls()
+    try:
+        return cls(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{section}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class IncidentsConfig:
+    """Incidents and releases against customer signal (``incidents:``; docs/marts.md#goldincident_impact)."""
+
+    # incident / release product name -> the product name messages carry, where they differ
+    product_aliases: Mapping[str, str] = field(default_factory=dict)
+    impact: Mapping[str, Any] = field(default_factory=dict)  # gold.incident_impact / unexplained_spikes
+
+
+def _incidents_config(v: Mapping[str, Any]) -> IncidentsConfig:
+    known = set(IncidentsConfig.__dataclass_fields__)
+    unknown = sorted(set(v) - known)
+    if unknown:
+        raise ConfigError(f"incidents: unknown keys {unknown} (known: {sorted(known)})")
+    aliases = v.get("product_aliases") or {}
+    if not isinstance(aliases, Mapping):
+        raise ConfigError("incidents.product_aliases must map an incident's product name to the messages' one")
+    return IncidentsConfig(product_aliases={str(k): str(x) for k, x in aliases.items()},
+                           impact=dict(v.get("impact") or {}))
+
+
 def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:
     defaults = TopicsConfig()
     known = set(defaults.__dataclass_fields__)
@@ -207,6 +246,7 @@ class Config:
     validation: ValidationConfig
     voc: VocConfig = field(default_factory=VocConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -366,5 +406,6 @@ def load_config(
         validation=_validation_config(data.get("validation") or {}),
         voc=_voc_config(data.get("voc") or {}),
         topics=_topics_config(data.get("topics") or {}),
+        incidents=_incidents_config(data.get("incidents") or {}),
         raw=data,
     )

@@ -132,6 +132,8 @@ SILVER_MESSAGE_EMOTIONS = "silver.message_emotions"
 SILVER_LABEL_FEEDBACK = "silver.label_feedback"
 SILVER_MESSAGE_EMBEDDINGS = "silver.message_embeddings"  # conversation openings, once per encoder
 SILVER_MESSAGE_TOPICS = "silver.message_topics"
+SILVER_INCIDENTS = "silver.incidents"  # reference tables, rebuilt whole by every silver build
+SILVER_RELEASES = "silver.releases"
 GOLD_SERVICE_DAILY = "gold.service_daily"
 GOLD_EMOTION_DAILY = "gold.emotion_daily"
 # voice-of-customer marts (docs/marts.md): partitioned by week, passive drivers by month
@@ -143,6 +145,9 @@ GOLD_PASSIVE_DRIVERS = "gold.passive_drivers"
 # topic marts (docs/marts.md): partitioned by date
 GOLD_TOPIC_DAILY = "gold.topic_daily"
 GOLD_TOPIC_ALERTS = "gold.topic_alerts"
+# incident marts (docs/marts.md): partitioned by the incident's or spike's start date
+GOLD_INCIDENT_IMPACT = "gold.incident_impact"
+GOLD_UNEXPLAINED_SPIKES = "gold.unexplained_spikes"
 VALIDATION_RESULTS = "gold.validation_results"
 
 

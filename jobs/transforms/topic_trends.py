@@ -24,7 +24,7 @@ actions here (docs/marts.md#goldtopic_alerts).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -32,7 +32,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from voicelake.config import ConfigError
+from voicelake.config import ConfigError, params_from_mapping
 from voicelake.jobs.transforms.gold import gold_key
 from voicelake.jobs.transforms.stats import wilson_interval
 
@@ -67,13 +67,7 @@ class AlertParams:
 
     @classmethod
     def from_config(cls, values: dict | None) -> AlertParams:
-        values = dict(values or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"topics.alerts: unknown keys {unknown} (known: {sorted(known)})")
-        defaults = asdict(cls())
-        params = cls(**{k: type(defaults[k])(v) for k, v in values.items()})
+        params = params_from_mapping(cls, values, "topics.alerts")
         if params.baseline_days < 7 or params.baseline_days % 7:
             raise ConfigError("topics.alerts.baseline_days must be a positive multiple of 7 (same weekday)")
         if not 7 <= params.min_history_days <= params.baseline_days:

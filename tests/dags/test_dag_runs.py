@@ -115,7 +115,8 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     assert states["rescore_window"] == "success" and states["rescore_recent"] == "skipped"
     assert "Data Docs (validation reports):" in out
     for table in ("bronze.chat_messages", "silver.message_emotions", "silver.message_topics", "gold.service_daily",
-                  "gold.emotion_daily", "gold.topic_daily", "gold.topic_alerts", "gold.validation_results"):
+                  "gold.emotion_daily", "gold.topic_daily", "gold.topic_alerts", "gold.incident_impact",
+                  "gold.unexplained_spikes", "gold.validation_results"):
         assert table in out
     models = shell("models", "--format", "json").stdout.splitlines()
     assert any("champion" in json.loads(line)["aliases"] for line in models)
@@ -125,7 +126,8 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     suites = lake.read(VALIDATION_RESULTS).groupBy("suite").agg(F.min("suite_success").alias("ok")).collect()
     assert {r["suite"] for r in suites} >= {"bronze_chat_messages", "silver_messages", "silver_message_emotions",
                                             "gold_service_daily", "gold_emotion_daily", "gold_topic_daily",
-                                            "gold_topic_alerts"}
+                                            "gold_topic_alerts", "gold_incident_impact",
+                                            "gold_unexplained_spikes"}
     assert all(r["ok"] for r in suites)
 
 

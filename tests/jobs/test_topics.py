@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date as day
+from datetime import datetime
 
 import pytest
 from delta.tables import DeltaTable
@@ -114,21 +116,32 @@ def test_a_model_fitted_on_a_young_lake_refits_once_the_openings_have_doubled() 
     assert not _outgrown(grown, stored=10 ** 6, fit_sample=20000)  # a full sample: the retraining DAG refits
 
 
-def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(
-        topics: tuple[JobContext, TopicsResult], shared_lake: SharedLake, spark: SparkSession) -> None:
+@pytest.fixture(scope="module")
+def scored(topics: tuple[JobContext, TopicsResult], shared_lake: SharedLake) -> JobContext:
+    """The topics lake with silver.message_emotions from the planted emotions (the marts
+    build nothing before messages are scored)."""
     from voicelake.generator.judge import read_truth
     from voicelake.generator.scores import planted_scores
+    from voicelake.jobs.incident_marts import build_incident_marts
     from voicelake.jobs.topic_marts import build_topic_marts
     from voicelake.models.taxonomy import load_taxonomy
-    from voicelake.schemas import GOLD_TOPIC_ALERTS, GOLD_TOPIC_DAILY, SILVER_MESSAGE_EMOTIONS
+    from voicelake.schemas import SILVER_MESSAGE_EMOTIONS
 
     ctx, _ = topics
-    assert build_topic_marts(ctx, None) == {}  # nothing before messages are scored
+    assert build_topic_marts(ctx, None) == {} and build_incident_marts(ctx, None) == {}
     taxonomy = load_taxonomy()
-    truth = read_truth(spark, shared_lake.home / "answers.json")
+    truth = read_truth(ctx.spark, shared_lake.home / "answers.json")
     ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
                                       taxonomy.positive, taxonomy.negative),
                        SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+    return ctx
+
+
+def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored: JobContext) -> None:
+    from voicelake.jobs.topic_marts import build_topic_marts
+    from voicelake.schemas import GOLD_TOPIC_ALERTS, GOLD_TOPIC_DAILY
+
+    ctx = scored
     marts = build_topic_marts(ctx, None)
     daily = marts[GOLD_TOPIC_DAILY].cache()
     totals = daily.agg(F.sum("messages"), F.sum("conversations"), F.sum("negative_messages")).first()
@@ -153,8 +166,6 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(
         "expect_column_pair_values_a_to_be_greater_than_b(scored_messages,negative_messages)",
         "expect_column_pair_values_to_be_equal(date_messages,silver_messages)"}
     # an alert of an unknown kind, below its expectation, with a p-value above 1
-    from datetime import date as day
-
     from voicelake.jobs.transforms.topic_trends import ALERTS_SCHEMA
 
     alert = ctx.spark.createDataFrame([(day(2026, 3, 5), 1, "billing", "volume", "surge", 2.0, 5.0, 9.0, 3.6, 1.5,
@@ -165,3 +176,53 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(
         "expect_column_values_to_be_in_set(kind)", "expect_column_values_to_be_between(p_value)",
         "expect_column_pair_values_a_to_be_greater_than_b(observed,expected)"}
     daily.unpersist()
+
+
+def test_the_incident_marts_reconcile_with_silver_incidents_and_their_suites_can_fail(
+        scored: JobContext, shared_lake: SharedLake) -> None:
+    """On the 10-day lake no incident has a baseline week yet: every incident gets its row
+    (status no_baseline), the suites pass, and broken rows fail them."""
+    from voicelake.jobs.incident_marts import build_incident_marts
+    from voicelake.schemas import GOLD_INCIDENT_IMPACT, GOLD_UNEXPLAINED_SPIKES, SILVER_INCIDENTS
+
+    ctx = scored
+    marts = {table: frame.cache() for table, frame in build_incident_marts(ctx, None).items()}
+    impact = marts[GOLD_INCIDENT_IMPACT]
+    silver = ctx.lake.read(SILVER_INCIDENTS)
+    scenarios = shared_lake.answers["scenarios"]
+    assert impact.count() == silver.count() == 2 + len(scenarios["decoys"]["incidents"])  # SEV1, silent, decoys
+    assert {r["status"] for r in impact.select("status").collect()} == {"no_baseline"}
+    sev1 = impact.where(F.col("incident_id") == scenarios["incident"]["incident_id"]).first()
+    assert sev1 is not None and sev1["complaints"] > 5 and sev1["customer_impact"] is None
+    assert marts[GOLD_UNEXPLAINED_SPIKES].count() == 0  # nothing is tested without a baseline
+    report = validate(ctx, ["gold"], None, gold=marts)
+    outcomes = {o.suite.name: o for o in report.outcomes}
+    assert outcomes["gold_incident_impact"].success and outcomes["gold_unexplained_spikes"].success, report.summary()
+
+    row = impact.orderBy("incident_id").limit(1)
+    broken = impact.union(row).union(row.withColumn("incident_id", F.lit("INC-X"))
+                                     .withColumn("complaints", F.col("scored_contacts") + 1))
+    report = validate(ctx, ["gold"], None, gold={**marts, GOLD_INCIDENT_IMPACT: broken})
+    failed = next(o for o in report.outcomes if o.suite.name == "gold_incident_impact")
+    assert {f"{f.expectation}({f.target})" for f in failed.failures} >= {
+        "expect_column_values_to_be_unique(incident_id)",
+        "expect_column_pair_values_a_to_be_greater_than_b(scored_contacts,complaints)",
+        "expect_column_pair_values_to_be_equal(date_incidents,silver_incidents)"}
+    spike = ctx.spark.createDataFrame(
+        [(day(2026, 3, 5), "surge", "Orbit Cloud", datetime(2026, 3, 5, 10), datetime(2026, 3, 5, 9), 3, 5,
+          1.0, 3.0, 1.5, None, None, ["outage"]),
+         (day(2026, 3, 5), "unnoticed_incident", "Orbit Cloud", datetime(2026, 3, 5, 10), datetime(2026, 3, 5, 11),
+          0, 0, 1.0, 0.0, 1.0, None, "SEV3", [])],
+        "date date, kind string, product string, started_at timestamp, ended_at timestamp, complaints long, "
+        "customers long, expected_complaints double, lift double, p_value double, incident_id string, "
+        "severity string, top_topics array<string>")
+    report = validate(ctx, ["gold"], None, gold={**marts, GOLD_UNEXPLAINED_SPIKES: spike})
+    failed = next(o for o in report.outcomes if o.suite.name == "gold_unexplained_spikes")
+    assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
+        "expect_column_values_to_be_in_set(kind)", "expect_column_values_to_be_between(p_value)",
+        "expect_column_pair_values_a_to_be_greater_than_b(ended_at,started_at)",
+        "expect_column_pair_values_a_to_be_greater_than_b(complaints,customers)",
+        "expect_column_values_to_not_be_null(incident_id)"}
+    for frame in marts.values():
+        frame.unpersist()
+

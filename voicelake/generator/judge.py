@@ -244,3 +244,62 @@ def model_topic_alert_detection(alerts: pd.DataFrame, topics: DataFrame, truth_c
         labelled.loc[hit, "topic_label"] = planted
     labelled["topic_label"] = labelled["topic_label"].fillna("other")
     return alert_detection(labelled, scenarios, series_days)
+
+
+# -- incidents ---------------------------------------------------------------------------------
+
+def planted_openings(truth_conversations: DataFrame) -> DataFrame:
+    """complaint_openings' shape from the planted truth: every conversation but survey answers
+    at the time it opened, negative when it opened with a negative emotion, under its planted
+    topic; what a perfect emotion and topic model would give."""
+    return truth_conversations.where(F.col("channel") != "survey").select(
+        "conversation_id", F.col("conversation_id").alias("message_id"), "product",
+        F.col("customer_id").alias("customer_key"), "channel", F.to_timestamp("opened_at").alias("opened_at"),
+        F.col("started_negative").alias("negative"), F.col("topic").alias("topic_label"))
+
+
+def landed_incidents(spark: SparkSession, landing: Path) -> DataFrame:
+    """The incident records the generator landed, typed as bronze types them."""
+    raw = spark.read.csv(str(landing / "incidents"), header=True)
+    return raw.select("incident_id", "product", "severity", F.to_timestamp("started_at").alias("started_at"),
+                      F.to_timestamp("ended_at").alias("ended_at"), "title")
+
+
+@dataclass(frozen=True)
+class IncidentDetection:
+    sev1_lift: float | None          # the planted SEV1's lift
+    sev1_impact: bool                # ... flagged with customer impact
+    lead_minutes: float | None       # ... measured lead time (complaints rose before it was declared)
+    planted_lead_minutes: float
+    decoys_flagged: int              # SEV3 decoys flagged with customer impact
+    decoys: int
+    dark_outage_found: bool          # an unexplained spike on the dark outage's product overlaps it
+    other_spikes: int                # unexplained spikes elsewhere
+    silent_unnoticed: bool           # the incident without customer signal is listed as unnoticed
+
+    @property
+    def lead_error_minutes(self) -> float | None:
+        return None if self.lead_minutes is None else abs(self.lead_minutes - self.planted_lead_minutes)
+
+
+def incident_detection(impact: pd.DataFrame, spikes: pd.DataFrame, scenarios: Mapping[str, Any]) -> IncidentDetection:
+    """The planted incidents against gold.incident_impact and gold.unexplained_spikes rows."""
+    inc, dark, silent = scenarios["incident"], scenarios["dark_outage"], scenarios["silent_incident"]
+    by_id = impact.set_index("incident_id")
+    sev1 = by_id.loc[inc["incident_id"]] if inc["incident_id"] in by_id.index else None
+    decoy_ids = [d["incident_id"] for d in scenarios["decoys"]["incidents"]]
+    decoys = by_id.loc[by_id.index.isin(decoy_ids)]
+    unexplained = spikes[spikes["kind"] == "unexplained_spike"]
+    d0, d1 = pd.Timestamp(dark["started_at"]).tz_localize(None), pd.Timestamp(dark["ended_at"]).tz_localize(None)
+    on_dark = ((unexplained["product"] == dark["product"]) & (pd.to_datetime(unexplained["started_at"]) < d1)
+               & (pd.to_datetime(unexplained["ended_at"]) > d0))
+    unnoticed = spikes[spikes["kind"] == "unnoticed_incident"]
+    return IncidentDetection(
+        sev1_lift=None if sev1 is None or pd.isna(sev1["lift"]) else float(sev1["lift"]),
+        sev1_impact=bool(sev1 is not None and sev1["customer_impact"] is True),
+        lead_minutes=None if sev1 is None or pd.isna(sev1["lead_minutes"]) else float(sev1["lead_minutes"]),
+        planted_lead_minutes=float(inc["lead_minutes"]),
+        decoys_flagged=int((decoys["customer_impact"] == True).sum()),  # noqa: E712 (nullable)
+        decoys=len(decoys),
+        dark_outage_found=bool(on_dark.any()), other_spikes=int((~on_dark).sum()),
+        silent_unnoticed=bool((unnoticed["incident_id"] == silent["incident_id"]).any()))
