@@ -62,7 +62,7 @@ def build_incident_marts(ctx: JobContext, dates: Sequence[date] | None,
                          cached: list[DataFrame] | None = None) -> dict[str, DataFrame]:
     """gold.incident_impact and gold.unexplained_spikes for the dates (every date when None);
     nothing before messages are scored and incidents reach silver. The openings both marts
-    read are cached and appended to ``cached``."""
+    read (and the impact rows the spikes mart reads) are cached and appended to ``cached``."""
     cached = [] if cached is None else cached
     if not (ctx.lake.exists(SILVER_MESSAGE_EMOTIONS) and ctx.lake.exists(SILVER_INCIDENTS)):
         return {}
@@ -85,7 +85,8 @@ def build_incident_marts(ctx: JobContext, dates: Sequence[date] | None,
     cached.append(openings)
     incidents = ctx.lake.read(SILVER_INCIDENTS)
     mine = incidents if scope is None else incidents.where(F.col("started_date").isin(scope))
-    impact = build_incident_impact(mine, openings, params, lake_start[0])
+    impact = build_incident_impact(mine, openings, params, lake_start[0]).cache()  # both marts read it
+    cached.append(impact)
     return {GOLD_INCIDENT_IMPACT: impact,
             GOLD_UNEXPLAINED_SPIKES: build_unexplained_spikes(openings, incidents, impact, params, scope,
                                                               lake_start[0])}

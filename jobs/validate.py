@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.jobs.transforms.quality import (
@@ -201,37 +201,37 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         if values is not None:
             frame = frame.where(F.col(VOC_PARTITIONS[table]).isin(values))
         yield suite, frame, None
-    for table in (GOLD_TOPIC_DAILY, GOLD_TOPIC_ALERTS):
+    yield from dated_mart_frames(
+        read, (GOLD_TOPIC_DAILY, GOLD_TOPIC_ALERTS), dates, config, "not built (needs silver.message_topics)",
+        None if topic_counts is None else {GOLD_TOPIC_DAILY: lambda f: with_date_reconciliation(f, topic_counts)})
+
+
+def dated_mart_frames(read: Callable[[str], DataFrame | None], tables: Sequence[str], dates: Sequence[date] | None,
+                      config: Any, missing: str,
+                      reconcile: Mapping[str, Callable[[DataFrame], DataFrame]] | None) -> Iterator[SuiteFrame]:
+    """Suites of marts partitioned by ``date``, each over its rows of ``dates``, a table in
+    ``reconcile`` with the columns that reconcile it with an independent count; every table
+    is skipped with ``missing`` when ``reconcile`` is None (its count is not there)."""
+    for table in tables:
         suite = configured_suite(config, "gold_" + table.partition(".")[2])
         frame = read(table)
-        if frame is None or topic_counts is None:
-            yield suite, None, "not built (needs silver.message_topics)"
+        if frame is None or reconcile is None:
+            yield suite, None, missing
             continue
         if dates is not None:
             frame = frame.where(F.col("date").isin(list(dates)))
-        if table == GOLD_TOPIC_DAILY:
-            frame = with_date_reconciliation(frame, topic_counts)
-        yield suite, frame, None
+        yield suite, reconcile.get(table, lambda f: f)(frame), None
 
 
 def incident_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
                     incident_counts: DataFrame | None) -> Iterator[SuiteFrame]:
-    """The incident marts' suites; gold.incident_impact's rows carry ``date_incidents`` (its
-    rows of the row's date) and ``silver_incidents`` (silver.incidents that started that day)."""
-    scope = incident_dates(dates)
-    for table in INCIDENT_MARTS:
-        suite = configured_suite(config, "gold_" + table.partition(".")[2])
-        frame = read(table)
-        if frame is None or incident_counts is None:
-            yield suite, None, "not built (needs scored messages and silver.incidents)"
-            continue
-        if scope is not None:
-            frame = frame.where(F.col("date").isin(scope))
-        if table == GOLD_INCIDENT_IMPACT:
-            frame = (frame.withColumn("date_incidents", F.count(F.lit(1)).over(Window.partitionBy("date")))
-                     .join(F.broadcast(incident_counts), "date", "left")
-                     .withColumn("silver_incidents", F.coalesce("silver_incidents", F.lit(0)).cast("long")))
-        yield suite, frame, None
+    """The incident marts' suites over the partitions a run of ``dates`` rebuilds;
+    gold.incident_impact's rows carry ``date_incidents`` (its rows of the row's date) and
+    ``silver_incidents`` (silver.incidents that started that day)."""
+    yield from dated_mart_frames(
+        read, INCIDENT_MARTS, incident_dates(dates), config, "not built (needs scored messages and silver.incidents)",
+        None if incident_counts is None else
+        {GOLD_INCIDENT_IMPACT: lambda f: with_date_reconciliation(f, incident_counts, None, "date_incidents")})
 
 
 def _published(ctx: JobContext) -> Callable[[str], DataFrame | None]:

@@ -34,7 +34,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from voicelake.config import ConfigError, params_from_mapping
@@ -394,16 +394,20 @@ def build_unexplained_spikes(openings: DataFrame, incidents: DataFrame, impact: 
         F.broadcast(unexplained.select(F.col("product").alias("_p"), F.col("started_at").alias("_s"),
                                        F.col("ended_at").alias("_e"))),
         (F.col("product") == F.col("_p")) & (F.col("opened_at") >= F.col("_s")) & (F.col("opened_at") < F.col("_e")))
-    per_spike = inside.groupBy("_p", "_s").agg(F.countDistinct("customer_key").alias("customers"),
-                                               F.collect_list("topic_label").alias("_labels"))
-    top = F.udf(lambda labels: _top(labels or [], [], 1.0, params.top_topics), "array<string>")
+    ranked = (inside.where(F.col("topic_label").isNotNull()).groupBy("_p", "_s", "topic_label").count()
+              .withColumn("_r", F.row_number().over(Window.partitionBy("_p", "_s")
+                                                    .orderBy(F.desc("count"), "topic_label")))
+              .where(F.col("_r") <= params.top_topics)
+              .groupBy("_p", "_s").agg(F.sort_array(F.collect_list(F.struct("_r", "topic_label"))).alias("_t")))
+    per_spike = (inside.groupBy("_p", "_s").agg(F.countDistinct("customer_key").alias("customers"))
+                 .join(ranked, ["_p", "_s"], "left"))
     spike_rows = (unexplained.join(per_spike, (F.col("product") == F.col("_p")) & (F.col("started_at") == F.col("_s")),
                                    "left")
                   .select(F.lit("unexplained_spike").alias("kind"), "product", "started_at", "ended_at",
                           "complaints", F.coalesce("customers", F.lit(0)).cast("long").alias("customers"),
                           "expected_complaints", "lift", "p_value",
                           F.lit(None).cast("string").alias("incident_id"), F.lit(None).cast("string").alias("severity"),
-                          top(F.col("_labels")).alias("top_topics")))
+                          F.coalesce(F.col("_t.topic_label"), F.array().cast("array<string>")).alias("top_topics")))
     unnoticed = impact.where(F.col("status") == "no_customer_signal").select(
         F.lit("unnoticed_incident").alias("kind"), "product", "started_at", "ended_at", "complaints",
         F.col("customers").cast("long"), "expected_complaints", "lift", "p_value", "incident_id", "severity",

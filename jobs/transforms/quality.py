@@ -156,12 +156,16 @@ def message_counts(expected: DataFrame, silver: DataFrame, scored: DataFrame | N
                       F.col("scored_messages").cast("long").alias("scored_messages"))
 
 
-def with_date_reconciliation(gold: DataFrame, silver_counts: DataFrame) -> DataFrame:
-    """A gold table with ``date_messages`` (its messages summed over the row's date) and
-    ``silver_messages`` (silver.messages of that date, 0 when none), to check they agree."""
-    return (gold.withColumn("date_messages", F.sum("messages").over(Window.partitionBy("date")))
+def with_date_reconciliation(gold: DataFrame, silver_counts: DataFrame, measure: str | None = "messages",
+                             total: str = "date_messages") -> DataFrame:
+    """A gold table with ``total`` (its ``measure`` summed over the row's date; its rows when
+    None) and the count of ``silver_counts`` (``date`` and one count column, e.g.
+    ``silver_messages``; 0 when the date has none), to check they agree."""
+    (count,) = [c for c in silver_counts.columns if c != "date"]
+    amount = F.count(F.lit(1)) if measure is None else F.sum(measure)
+    return (gold.withColumn(total, amount.over(Window.partitionBy("date")))
             .join(F.broadcast(silver_counts), "date", "left")
-            .withColumn("silver_messages", F.coalesce("silver_messages", F.lit(0)).cast("long")))
+            .withColumn(count, F.coalesce(count, F.lit(0)).cast("long")))
 
 
 def to_validation_quarantine(rows: DataFrame, table: str, reason: str, batch_id: str,
