@@ -32,11 +32,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
 from voicelake.faults import fault
-from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
-from voicelake.jobs.incident_marts import INCIDENT_MARTS, build_incident_marts, incident_dates
+from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
+from voicelake.jobs.incident_marts import (
+    INCIDENT_MARTS,
+    RELEASE_MARTS,
+    build_incident_marts,
+    incident_dates,
+    release_dates,
+    release_params,
+)
 from voicelake.jobs.topic_marts import TOPIC_MARTS, build_topic_marts
+from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, VocScope, build_voc_marts, voc_scope
 from voicelake.lake import scalar
@@ -58,7 +65,7 @@ from voicelake.schemas import (
 )
 
 DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
-OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS)  # staged once their inputs exist
+OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS)  # staged once their inputs exist
 GOLD_TABLES = (*DAILY_MARTS, *OPTIONAL_MARTS)
 
 
@@ -87,6 +94,8 @@ def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) 
         return _scope(ctx, dates).partitions(table)
     if table in INCIDENT_MARTS:
         return incident_dates(dates)
+    if table in RELEASE_MARTS:
+        return release_dates(dates, release_params(ctx.config))
     return None if dates is None else list(dates)
 
 

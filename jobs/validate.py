@@ -30,6 +30,14 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from voicelake.errors import ReportedError
+from voicelake.jobs.incident_marts import (
+    INCIDENT_MARTS,
+    RELEASE_MARTS,
+    incident_dates,
+    release_dates,
+    release_params,
+)
 from voicelake.jobs.transforms.quality import (
     MESSAGE_SOURCES,
     bronze_frame,
@@ -43,8 +51,6 @@ from voicelake.jobs.transforms.quality import (
     topic_coverage,
     with_date_reconciliation,
 )
-from voicelake.errors import ReportedError
-from voicelake.jobs.incident_marts import INCIDENT_MARTS, incident_dates
 from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, voc_scope
 from voicelake.lake import scalar
 from voicelake.models.taxonomy import load_taxonomy
@@ -63,14 +69,16 @@ from voicelake.schemas import (
     CHANNELS,
     GOLD_EMOTION_DAILY,
     GOLD_INCIDENT_IMPACT,
+    GOLD_RELEASE_IMPACT,
+    GOLD_SERVICE_DAILY,
     GOLD_TOPIC_ALERTS,
     GOLD_TOPIC_DAILY,
-    GOLD_SERVICE_DAILY,
     QUARANTINE,
     SILVER_INCIDENTS,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
+    SILVER_RELEASES,
     SOURCES,
     VALIDATION_RESULTS,
     bronze_table,
@@ -224,14 +232,20 @@ def dated_mart_frames(read: Callable[[str], DataFrame | None], tables: Sequence[
 
 
 def incident_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
-                    incident_counts: DataFrame | None) -> Iterator[SuiteFrame]:
-    """The incident marts' suites over the partitions a run of ``dates`` rebuilds;
-    gold.incident_impact's rows carry ``date_incidents`` (its rows of the row's date) and
-    ``silver_incidents`` (silver.incidents that started that day)."""
+                    incident_counts: DataFrame | None, release_counts: DataFrame | None) -> Iterator[SuiteFrame]:
+    """The incident and release marts' suites over the partitions a run of ``dates``
+    rebuilds; gold.incident_impact's rows carry ``date_incidents`` (its rows of the row's
+    date) and ``silver_incidents`` (silver.incidents that started that day), and
+    gold.release_impact's ``date_releases`` and ``silver_releases`` the same way."""
     yield from dated_mart_frames(
         read, INCIDENT_MARTS, incident_dates(dates), config, "not built (needs scored messages and silver.incidents)",
         None if incident_counts is None else
         {GOLD_INCIDENT_IMPACT: lambda f: with_date_reconciliation(f, incident_counts, None, "date_incidents")})
+    yield from dated_mart_frames(
+        read, RELEASE_MARTS, release_dates(dates, release_params(config)), config,
+        "not built (needs scored messages and silver.releases)",
+        None if release_counts is None else
+        {GOLD_RELEASE_IMPACT: lambda f: with_date_reconciliation(f, release_counts, None, "date_releases")})
 
 
 def _published(ctx: JobContext) -> Callable[[str], DataFrame | None]:
@@ -281,8 +295,12 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
             incident_counts = (count_per_date(ctx.lake.read(SILVER_INCIDENTS), incident_dates(dates),
                                               "silver_incidents", "started_date")
                                if ctx.lake.exists(SILVER_INCIDENTS) else None)
+            release_counts = (count_per_date(ctx.lake.read(SILVER_RELEASES),
+                                             release_dates(dates, release_params(ctx.config)),
+                                             "silver_releases", "released_date")
+                              if ctx.lake.exists(SILVER_RELEASES) else None)
             frames = itertools.chain(gold_frames(read, dates, ctx.config, silver_counts, topic_counts),
-                                     incident_frames(read, dates, ctx.config, incident_counts))
+                                     incident_frames(read, dates, ctx.config, incident_counts, release_counts))
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
         for suite, frame, note in frames:

@@ -200,6 +200,7 @@ class IncidentsConfig:
     # incident / release product name -> the product name messages carry, where they differ
     product_aliases: Mapping[str, str] = field(default_factory=dict)
     impact: Mapping[str, Any] = field(default_factory=dict)  # gold.incident_impact / unexplained_spikes
+    releases: Mapping[str, Any] = field(default_factory=dict)  # gold.release_impact
 
 
 def _incidents_config(v: Mapping[str, Any]) -> IncidentsConfig:
@@ -211,7 +212,7 @@ def _incidents_config(v: Mapping[str, Any]) -> IncidentsConfig:
     if not isinstance(aliases, Mapping):
         raise ConfigError("incidents.product_aliases must map an incident's product name to the messages' one")
     return IncidentsConfig(product_aliases={str(k): str(x) for k, x in aliases.items()},
-                           impact=dict(v.get("impact") or {}))
+                           impact=dict(v.get("impact") or {}), releases=dict(v.get("releases") or {}))
 
 
 def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:

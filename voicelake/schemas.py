@@ -148,6 +148,7 @@ GOLD_TOPIC_ALERTS = "gold.topic_alerts"
 # incident marts (docs/marts.md): partitioned by the incident's or spike's start date
 GOLD_INCIDENT_IMPACT = "gold.incident_impact"
 GOLD_UNEXPLAINED_SPIKES = "gold.unexplained_spikes"
+GOLD_RELEASE_IMPACT = "gold.release_impact"  # partitioned by the day the version shipped
 VALIDATION_RESULTS = "gold.validation_results"
 
 

@@ -111,12 +111,13 @@ def silver_releases(releases: DataFrame, aliases: Mapping[str, str]) -> DataFram
 def complaint_openings(messages: DataFrame, emotions: DataFrame, topics: DataFrame | None,
                        negative_valence: float) -> DataFrame:
     """One row per conversation a customer opened in ``messages`` (surveys excluded): its
-    first customer message's time, product, customer, ``negative`` (valence below the
+    first customer message's time, product (and the version it names), customer, ``negative`` (valence below the
     threshold; NULL while unscored) and topic label (NULL without topics)."""
     first = (messages.where((F.col("author_role") == "customer") & (F.col("channel") != "survey")
                             & F.col("product").isNotNull())
              .groupBy("conversation_id")
-             .agg(F.min_by(F.struct("message_id", "sent_at", "product", "customer_key", "channel"),
+             .agg(F.min_by(F.struct("message_id", "sent_at", "product", "product_version", "customer_key",
+                                    "channel"),
                            F.struct("sent_at", "message_id")).alias("o"))
              .select("conversation_id", "o.*"))
     scored = first.join(emotions.select("message_id", "valence"), "message_id", "left")
@@ -124,7 +125,7 @@ def complaint_openings(messages: DataFrame, emotions: DataFrame, topics: DataFra
         scored = scored.join(topics.select("message_id", "topic_label"), "message_id", "left")
     else:
         scored = scored.withColumn("topic_label", F.lit(None).cast("string"))
-    return scored.select("conversation_id", "message_id", "product", "customer_key", "channel",
+    return scored.select("conversation_id", "message_id", "product", "product_version", "customer_key", "channel",
                          F.col("sent_at").alias("opened_at"),
                          F.when(F.col("valence").isNotNull(), F.col("valence") < negative_valence).alias("negative"),
                          "topic_label")

@@ -178,12 +178,23 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored:
     daily.unpersist()
 
 
-def test_the_incident_marts_reconcile_with_silver_incidents_and_their_suites_can_fail(
+FIRST_VERSIONS = ("3.1", "5.0", "2.0", "2026.1")  # shipped 120 days before every generated history
+
+
+def test_the_incident_and_release_marts_reconcile_with_silver_and_their_suites_can_fail(
         scored: JobContext, shared_lake: SharedLake) -> None:
     """On the 10-day lake no incident has a baseline week yet: every incident gets its row
-    (status no_baseline), the suites pass, and broken rows fail them."""
+    (status no_baseline); every release gets its row (the first versions shipped before the
+    history, the second ones have too few customers per cohort to test); the suites pass, and
+    broken rows fail them."""
     from voicelake.jobs.incident_marts import build_incident_marts
-    from voicelake.schemas import GOLD_INCIDENT_IMPACT, GOLD_UNEXPLAINED_SPIKES, SILVER_INCIDENTS
+    from voicelake.schemas import (
+        GOLD_INCIDENT_IMPACT,
+        GOLD_RELEASE_IMPACT,
+        GOLD_UNEXPLAINED_SPIKES,
+        SILVER_INCIDENTS,
+        SILVER_RELEASES,
+    )
 
     ctx = scored
     marts = {table: frame.cache() for table, frame in build_incident_marts(ctx, None).items()}
@@ -195,14 +206,32 @@ def test_the_incident_marts_reconcile_with_silver_incidents_and_their_suites_can
     sev1 = impact.where(F.col("incident_id") == scenarios["incident"]["incident_id"]).first()
     assert sev1 is not None and sev1["complaints"] > 5 and sev1["customer_impact"] is None
     assert marts[GOLD_UNEXPLAINED_SPIKES].count() == 0  # nothing is tested without a baseline
+    releases = marts[GOLD_RELEASE_IMPACT]
+    assert releases.count() == ctx.lake.read(SILVER_RELEASES).count() == 8  # two versions of four products
+    statuses = {(r["version"], r["status"]) for r in releases.select("version", "status").collect()}
+    assert {s for v, s in statuses if v in FIRST_VERSIONS} == {"before_history"}
+    assert {s for v, s in statuses if v not in FIRST_VERSIONS} == {"too_few_customers"}
+    bad = releases.where(F.col("release_id") == scenarios["bad_release"]["release_id"]).first()
+    assert bad is not None and bad["contacts_new"] > 0 and bad["contacts_old"] > 0 and bad["q_value"] is None
     report = validate(ctx, ["gold"], None, gold=marts)
     outcomes = {o.suite.name: o for o in report.outcomes}
-    assert outcomes["gold_incident_impact"].success and outcomes["gold_unexplained_spikes"].success, report.summary()
+    assert all(outcomes[s].success for s in ("gold_incident_impact", "gold_unexplained_spikes",
+                                              "gold_release_impact")), report.summary()
 
     row = impact.orderBy("incident_id").limit(1)
     broken = impact.union(row).union(row.withColumn("incident_id", F.lit("INC-X"))
                                      .withColumn("complaints", F.col("scored_contacts") + 1))
-    report = validate(ctx, ["gold"], None, gold={**marts, GOLD_INCIDENT_IMPACT: broken})
+    row = releases.orderBy("release_id").limit(1)
+    broken_releases = releases.union(row).union(row.withColumn("release_id", F.lit("R-X"))
+                                                .withColumn("complaints_new", F.col("contacts_new") + 1)
+                                                .withColumn("status", F.lit("fine")))
+    report = validate(ctx, ["gold"], None, gold={**marts, GOLD_INCIDENT_IMPACT: broken,
+                                                 GOLD_RELEASE_IMPACT: broken_releases})
+    failed = next(o for o in report.outcomes if o.suite.name == "gold_release_impact")
+    assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
+        "expect_column_values_to_be_unique(release_id)", "expect_column_values_to_be_in_set(status)",
+        "expect_column_pair_values_a_to_be_greater_than_b(contacts_new,complaints_new)",
+        "expect_column_pair_values_to_be_equal(date_releases,silver_releases)"}
     failed = next(o for o in report.outcomes if o.suite.name == "gold_incident_impact")
     assert {f"{f.expectation}({f.target})" for f in failed.failures} >= {
         "expect_column_values_to_be_unique(incident_id)",
@@ -225,4 +254,3 @@ def test_the_incident_marts_reconcile_with_silver_incidents_and_their_suites_can
         "expect_column_values_to_not_be_null(incident_id)"}
     for frame in marts.values():
         frame.unpersist()
-

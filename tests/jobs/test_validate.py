@@ -97,7 +97,8 @@ def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
     assert ran == {f"bronze_{s}" for s in SOURCES} | {
         "silver_messages", "message_counts", "silver_message_emotions", "emotion_drift", "gold_service_daily",
         "gold_emotion_daily", "gold_emotion_index", "gold_conversation_outcomes", "gold_agent_scorecard",
-        "gold_service_gaps", "gold_passive_drivers", "gold_incident_impact", "gold_unexplained_spikes"}, \
+        "gold_service_gaps", "gold_passive_drivers", "gold_incident_impact", "gold_unexplained_spikes",
+        "gold_release_impact"}, \
         report.summary()
     rows = recorded(ctx, report)
     # a warning-level check (label drift against the trailing days) may fire on a clean day: the

@@ -166,7 +166,7 @@ def build_world(settings: GeneratorSettings) -> World:
         "silent_incident": {"incident_id": "INC-0002", "product": "Atlas App", "severity": "SEV2",
                             "started_at": _iso(silent_start),
                             "ended_at": _iso(silent_start + timedelta(minutes=50))},
-        "bad_release": {"product": "Nimbus Router", "version": "3.2",
+        "bad_release": {"release_id": "R-NIM-3.2", "product": "Nimbus Router", "version": "3.2",
                         "released_on": str(start + timedelta(days=release_day["Nimbus Router"])),
                         "topic": "wifi_drops_after_update"},
         "emerging_topic": {"product": "Atlas App", "topic": "login_loop",
@@ -416,6 +416,12 @@ class DayResult:
     truth_conversations: bytes = b""
 
 
+def product_version(product: str, upgraded: bool) -> str:
+    """The version a customer of ``product`` runs: the second once upgraded, else the first."""
+    versions = list(P.PRODUCTS[product]["versions"])  # type: ignore[call-overload]
+    return str(versions[1] if upgraded else versions[0])
+
+
 class _Truth:
     """Ground-truth JSON lines of one day, in silver's ids."""
 
@@ -436,7 +442,8 @@ class _Truth:
         support = channel in ("chat", "ticket", "email", "call", "social") and "survey_kind" not in extra
         self.conversations.append(json.dumps({
             "conversation_id": conversation_id, "customer_id": customer.id, "product": customer.product,
-            "channel": channel, "day": conv.day, "n": conv.n, "topic": conv.topic, "opening_emotion": conv.emotion,
+            "product_version": product_version(customer.product, conv.upgraded), "channel": channel,
+            "day": conv.day, "n": conv.n, "topic": conv.topic, "opening_emotion": conv.emotion,
             "started_negative": conv.negative, "agent_id": conv.agent if support else None,
             "queue": conv.queue if support else None, "resolved": conv.resolved if support else None,
             "trust_restored": conv.trust_restored if support else False, "repeat_contact": conv.repeat,
@@ -557,8 +564,7 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                   conv: PlannedConversation) -> None:
     customer = world.customers[conv.customer]
     product = customer.product
-    versions = list(P.PRODUCTS[product]["versions"])  # type: ignore[call-overload]
-    version = versions[1] if conv.upgraded else versions[0]
+    version = product_version(product, conv.upgraded)
     topic, queue, channel, emotion, agent = conv.topic, conv.queue, conv.channel, conv.emotion, conv.agent
     empathy = world.empathy[agent]
     ctx = {"product": product, "version": version, "name": customer.name,

@@ -253,7 +253,7 @@ def planted_openings(truth_conversations: DataFrame) -> DataFrame:
     at the time it opened, negative when it opened with a negative emotion, under its planted
     topic; what a perfect emotion and topic model would give."""
     return truth_conversations.where(F.col("channel") != "survey").select(
-        "conversation_id", F.col("conversation_id").alias("message_id"), "product",
+        "conversation_id", F.col("conversation_id").alias("message_id"), "product", "product_version",
         F.col("customer_id").alias("customer_key"), "channel", F.to_timestamp("opened_at").alias("opened_at"),
         F.col("started_negative").alias("negative"), F.col("topic").alias("topic_label"))
 
@@ -303,3 +303,46 @@ def incident_detection(impact: pd.DataFrame, spikes: pd.DataFrame, scenarios: Ma
         decoys=len(decoys),
         dark_outage_found=bool(on_dark.any()), other_spikes=int((~on_dark).sum()),
         silent_unnoticed=bool((unnoticed["incident_id"] == silent["incident_id"]).any()))
+
+
+# -- releases ----------------------------------------------------------------------------------
+
+def landed_releases(spark: SparkSession, landing: Path) -> DataFrame:
+    """The release records the generator landed, typed as bronze types them."""
+    raw = spark.read.csv(str(landing / "releases"), header=True)
+    return raw.select("release_id", "product", "version", F.to_timestamp("released_at").alias("released_at"), "notes")
+
+
+@dataclass(frozen=True)
+class ReleaseDetection:
+    bad_status: str | None           # the planted bad release's status (hurt when flagged)
+    bad_rate_ratio: tuple[float | None, float | None, float | None]    # contact rate ratio, low, high
+    bad_negative_diff: tuple[float | None, float | None, float | None]  # negative share difference, low, high
+    bad_interval_excludes_zero: bool  # an effect's interval excludes no change in the harmful direction
+    bad_topic_rank: int | None        # rank of its planted topic among the topics that moved (1 = first)
+    decoys_flagged: int               # decoy releases flagged hurt
+    decoys: int                       # decoy releases tested
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def release_detection(impact: pd.DataFrame, scenarios: Mapping[str, Any]) -> ReleaseDetection:
+    """The planted bad release and the decoy releases against gold.release_impact rows."""
+    bad = scenarios["bad_release"]
+    by_id = impact.set_index("release_id")
+    row = by_id.loc[bad["release_id"]] if bad["release_id"] in by_id.index else None
+    decoy_ids = [d["release_id"] for d in scenarios["decoys"]["releases"]]
+    decoys = by_id.loc[by_id.index.isin(decoy_ids) & (by_id["status"] != "too_few_customers")]
+    topics = [] if row is None else list(row["top_topics"])
+    rate = (None, None, None) if row is None else tuple(_opt(row[c]) for c in (
+        "contact_rate_ratio", "contact_rate_ratio_low", "contact_rate_ratio_high"))
+    neg = (None, None, None) if row is None else tuple(_opt(row[c]) for c in (
+        "negative_share_diff", "negative_share_diff_low", "negative_share_diff_high"))
+    return ReleaseDetection(
+        bad_status=None if row is None else str(row["status"]),
+        bad_rate_ratio=rate, bad_negative_diff=neg,  # type: ignore[arg-type]
+        bad_interval_excludes_zero=bool((rate[1] is not None and rate[1] > 1) or (neg[1] is not None and neg[1] > 0)),
+        bad_topic_rank=topics.index(bad["topic"]) + 1 if bad["topic"] in topics else None,
+        decoys_flagged=int((decoys["status"] == "hurt").sum()), decoys=len(decoys))

@@ -1,12 +1,15 @@
 """gold.incident_impact and gold.unexplained_spikes: the statistics on their own, inline
 complaint histories with a known rise, and the planted truth of a generated history (the
 SEV1 matched with its lead time, decoys not flagged, the dark outage unexplained, the silent
-incident unnoticed)."""
+incident unnoticed), and gold.release_impact on that history (its bad release flagged)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +18,13 @@ from pyspark.sql import DataFrame, SparkSession
 from voicelake.config import ConfigError
 from voicelake.generator import GeneratorSettings, generate_history
 from voicelake.generator.history import TRUTH_DIR
-from voicelake.generator.judge import incident_detection, landed_incidents, planted_openings
+from voicelake.generator.judge import (
+    incident_detection,
+    landed_incidents,
+    landed_releases,
+    planted_openings,
+    release_detection,
+)
 from voicelake.jobs.transforms.incidents import (
     IncidentParams,
     bh_qvalues,
@@ -25,6 +34,7 @@ from voicelake.jobs.transforms.incidents import (
     rate_ratio_test,
     silver_incidents,
 )
+from voicelake.jobs.transforms.releases import ReleaseParams, build_release_impact
 
 START = date(2026, 1, 1)
 PARAMS = IncidentParams()
@@ -124,21 +134,51 @@ def test_silver_incidents_name_products_as_messages_do(spark: SparkSession) -> N
         "Orbit Cloud", "orbit-api", "SEV1", 60.0)
 
 
-def test_planted_incidents_are_matched_and_the_dark_outage_is_unexplained(
-        spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """70 days x 2,000 customers: what a perfect emotion model gives, through the Spark marts."""
+@dataclass(frozen=True)
+class PlantedHistory:
+    root: Path
+    openings: DataFrame  # what a perfect emotion and topic model give (cached)
+    scenarios: dict
+
+
+@pytest.fixture(scope="module")
+def planted(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedHistory]:
+    """70 days x 2,000 customers, generated once for the incident and release marts."""
     root = tmp_path_factory.mktemp("planted-incidents")
     generate_history(GeneratorSettings(days=70, customers=2000, seed=1, start=START, landing=root / "landing",
                                        answers=root / "answers.json", workers=2))
     openings = planted_openings(spark.read.json(str(root / TRUTH_DIR / "conversations.jsonl"))).cache()
-    incidents = landed_incidents(spark, root / "landing")
-    impact = build_incident_impact(incidents, openings, PARAMS, START).cache()
-    spikes = build_unexplained_spikes(openings, incidents, impact, PARAMS, None, START).toPandas()
-    scenarios = json.loads((root / "answers.json").read_text())["scenarios"]
-    found = incident_detection(impact.toPandas(), spikes, scenarios)
+    yield PlantedHistory(root, openings, json.loads((root / "answers.json").read_text())["scenarios"])
+    openings.unpersist()
+
+
+def test_planted_incidents_are_matched_and_the_dark_outage_is_unexplained(
+        spark: SparkSession, planted: PlantedHistory) -> None:
+    """What a perfect emotion model gives, through the Spark marts."""
+    incidents = landed_incidents(spark, planted.root / "landing")
+    impact = build_incident_impact(incidents, planted.openings, PARAMS, START).cache()
+    spikes = build_unexplained_spikes(planted.openings, incidents, impact, PARAMS, None, START).toPandas()
+    found = incident_detection(impact.toPandas(), spikes, planted.scenarios)
     assert found.sev1_impact and found.sev1_lift is not None and found.sev1_lift >= 3
     assert found.lead_error_minutes is not None and found.lead_error_minutes <= 30
     assert found.decoys > 3 and found.decoys_flagged == 0
     assert found.dark_outage_found and found.other_spikes == 0
     assert found.silent_unnoticed
-    openings.unpersist()
+    impact.unpersist()
+
+
+def test_planted_bad_release_is_flagged_with_its_topic_first_and_no_decoy_is(
+        spark: SparkSession, planted: PlantedHistory) -> None:
+    """gold.release_impact on the same history (tests/jobs/transforms/test_releases.py has the
+    statistics on simulated histories)."""
+    history_start = datetime.combine(START, datetime.min.time())
+    rows = build_release_impact(landed_releases(spark, planted.root / "landing"), planted.openings, ReleaseParams(),
+                                history_start, history_start + timedelta(days=70)).toPandas()
+    found = release_detection(rows, planted.scenarios)
+    assert found.bad_status == "hurt" and found.bad_interval_excludes_zero
+    low, high = found.bad_negative_diff[1], found.bad_negative_diff[2]
+    assert low is not None and high is not None and 0 < low < high
+    assert found.bad_topic_rank == 1
+    assert found.decoys == 3 and found.decoys_flagged == 0
+    # the first versions shipped before the history: nothing to compare them with
+    assert set(rows.loc[rows["version"].isin(["3.1", "5.0", "2.0", "2026.1"]), "status"]) == {"before_history"}
