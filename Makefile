@@ -46,7 +46,7 @@ run: install
 # printed and the target fails when either failed.
 # mypy runs beside pytest; its report comes first and pytest's closing line is printed last.
 test: install
-	$(VENV)/bin/ruff check voicelake dags tests bench
+	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
 	@log=$$(mktemp -d); $(VENV)/bin/mypy > $$log/mypy 2>&1 & mypy_pid=$$!; \
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile 2>&1 | tee $$log/pytest; pytest_rc=$${PIPESTATUS[0]}; \
 	wait $$mypy_pid; mypy_rc=$$?; \
@@ -60,7 +60,7 @@ test-e2e: install
 	$(VENV)/bin/pytest -q -m e2e
 
 lint: install
-	$(VENV)/bin/ruff check voicelake dags tests bench
+	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
 	$(VENV)/bin/mypy
 
 bench: install

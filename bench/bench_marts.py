@@ -18,6 +18,7 @@ planted truth (docs/marts.md):
 - the first passive theme per product-month (planted: pricing);
 - incidents: the SEV1's lift (>= 3) and lead time (within 30 minutes of the planted one), SEV3
   decoys flagged (0), the dark outage an unexplained spike, the silent incident unnoticed;
+- releases: the bad release hurt with an interval excluding no change, decoy releases flagged (0);
 - marts build seconds / silver build seconds (target <= 0.5; the incident marts' own ratio
   beside it), measured in this run.
 """
@@ -79,6 +80,7 @@ def main() -> None:
         GOLD_EMOTION_INDEX,
         GOLD_INCIDENT_IMPACT,
         GOLD_PASSIVE_DRIVERS,
+        GOLD_RELEASE_IMPACT,
         GOLD_SERVICE_GAPS,
         GOLD_UNEXPLAINED_SPIKES,
         SILVER_CONVERSATIONS,
@@ -125,8 +127,8 @@ def main() -> None:
         for frame in cached:
             frame.unpersist()
         ctx.lake.drop_staging("bench")
-        print(f"incident marts: built and written in {incident_s:.0f}s = {incident_s / silver_s:.2f} x the silver "
-              f"build")
+        print(f"incident and release marts: built and written in {incident_s:.0f}s = {incident_s / silver_s:.2f} x "
+              f"the silver build")
         t0 = time.perf_counter()
         written = build_all(ctx)
         print(f"build_gold (every mart staged, validated, published): {time.perf_counter() - t0:.0f}s; "
@@ -141,6 +143,11 @@ def main() -> None:
               f"flagged {found.decoys_flagged}/{found.decoys} (target 0); dark outage unexplained "
               f"{found.dark_outage_found}, other unexplained spikes {found.other_spikes}; silent incident "
               f"unnoticed {found.silent_unnoticed}")
+        releases = judge.release_detection(ctx.lake.read(GOLD_RELEASE_IMPACT).toPandas(), scenarios)
+        print(f"releases: bad release {releases.bad_status} (target hurt), contact rate ratio "
+              f"{releases.bad_rate_ratio}, negative share difference {releases.bad_negative_diff}, its topic ranked "
+              f"{releases.bad_topic_rank} (needs silver.message_topics); decoys flagged "
+              f"{releases.decoys_flagged}/{releases.decoys} (target 0)")
         acc = judge.index_accuracy(ctx.lake.read(GOLD_EMOTION_INDEX), truth["population_nps"])
         print(f"emotion index: {acc.product_weeks} product-weeks (edge weeks left out), MAE {acc.mae:.2f} "
               f"(target <= 5); survey NPS MAE {acc.survey_mae:.2f} (>= 15); interval coverage "

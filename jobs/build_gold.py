@@ -3,7 +3,9 @@ silver.message_emotions exists gold.emotion_daily and the voice-of-customer mart
 (gold.emotion_index, conversation_outcomes, agent_scorecard, service_gaps, passive_drivers;
 see ``jobs/voc_marts.py`` and docs/marts.md), and once silver.message_topics exists
 gold.topic_daily and gold.topic_alerts (``jobs/topic_marts.py``), and once silver.incidents
-exists gold.incident_impact and gold.unexplained_spikes (``jobs/incident_marts.py``).
+exists gold.incident_impact and gold.unexplained_spikes, once silver.releases exists
+gold.release_impact (``jobs/incident_marts.py``), and last gold.health_check from the marts the
+run staged (``jobs/health_marts.py``).
 
 Publish protocol: the marts are written to a staging copy of this run
 (``<root>/_staging/<run id>``, `Lake.stage`), validated with their Great Expectations suites,
@@ -34,6 +36,7 @@ from pyspark.sql import functions as F
 
 from voicelake.faults import fault
 from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
+from voicelake.jobs.health_marts import HEALTH_MARTS, build_health_marts
 from voicelake.jobs.incident_marts import (
     INCIDENT_MARTS,
     RELEASE_MARTS,
@@ -65,7 +68,8 @@ from voicelake.schemas import (
 )
 
 DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
-OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS)  # staged once their inputs exist
+# staged once their inputs exist; the health check last, from the others
+OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *HEALTH_MARTS)
 GOLD_TABLES = (*DAILY_MARTS, *OPTIONAL_MARTS)
 
 
@@ -122,11 +126,15 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
         marts.update(build_topic_marts(ctx, dates, cached))
         marts.update(build_incident_marts(ctx, dates, cached))
     try:
-        return {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
-                for table, frame in marts.items()}
+        staged = {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
+                  for table, frame in marts.items()}
     finally:
         for frame in cached:  # staged copies are read back from the lake, not from these
             frame.unpersist()
+    # the health check reads the other marts as staged: what it says is what the run publishes
+    for table, frame in build_health_marts(ctx, dates, staged).items():
+        staged[table] = ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
+    return staged
 
 
 def staged_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:

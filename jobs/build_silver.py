@@ -19,8 +19,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 
 from voicelake.config import load_config
-from voicelake.jobs.build_log import SILVER_BUILD_LOG, new_build_id, record_build, unconsumed_batches
 from voicelake.faults import fault
+from voicelake.jobs.build_log import SILVER_BUILD_LOG, new_build_id, record_build, unconsumed_batches
 from voicelake.jobs.transforms.incidents import silver_incidents, silver_releases
 from voicelake.jobs.transforms.silver import (
     build_silver_conversations,

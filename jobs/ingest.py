@@ -35,8 +35,8 @@ from voicelake.landing import (
     read_delta_changes,
     read_jsonl,
 )
-from voicelake.progress import SparkProgress
 from voicelake.lease import DEFAULT_TTL, Lease, Leases
+from voicelake.progress import SparkProgress
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import INGEST_LOG, QUARANTINE, SOURCES, bronze_table
 from voicelake.sources import SourceMapping, load_source_mappings

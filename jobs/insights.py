@@ -6,26 +6,33 @@ It prints the emotion index of every product (all channels) with its 95% interva
 survey NPS of the respondents and their gap, the three largest service gaps, the agents to
 learn from and to coach (shrunk empathy rate; only agents with enough opportunities), and
 what the passives lack (themes and emotions over-represented among passives, missing
-delighters) with the silent middle. Read-only; definitions in docs/marts.md.
+delighters) with the silent middle, then the week's topic alerts, incidents with customer
+impact and unexplained complaint spikes, the releases that hurt in their first days, and the
+days gold.health_check says need attention.
+Read-only; definitions in docs/marts.md.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
+from voicelake.jobs.report import health_line
 from voicelake.jobs.voc_marts import month_of, week_of
 from voicelake.lake import scalar
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import (
     GOLD_AGENT_SCORECARD,
     GOLD_EMOTION_INDEX,
-    GOLD_PASSIVE_DRIVERS,
-    GOLD_SERVICE_GAPS,
+    GOLD_HEALTH_CHECK,
     GOLD_INCIDENT_IMPACT,
+    GOLD_PASSIVE_DRIVERS,
+    GOLD_RELEASE_IMPACT,
+    GOLD_SERVICE_GAPS,
     GOLD_TOPIC_ALERTS,
     GOLD_UNEXPLAINED_SPIKES,
 )
@@ -124,6 +131,8 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
             lines.append("  (nothing over-represented with enough mentions)")
     lines += ["", *alert_lines(ctx, week, top * 2)]
     lines += ["", *incident_lines(ctx, week, top * 2)]
+    lines += ["", *release_lines(ctx, week, top * 2)]
+    lines += ["", *health_lines(ctx, week)]
     return lines
 
 
@@ -156,7 +165,8 @@ def incident_lines(ctx: JobContext, week: date, top: int) -> list[str]:
     lines = [title]
     for r in (ctx.lake.read(GOLD_INCIDENT_IMPACT).where(in_week & F.col("customer_impact"))
               .orderBy(F.col("lift").desc()).limit(top).collect()):
-        lead = "" if r["lead_minutes"] is None else f", complaints rose {_num(r['lead_minutes'], 0)} min before declared"
+        lead = ("" if r["lead_minutes"] is None
+                else f", complaints rose {_num(r['lead_minutes'], 0)} min before declared")
         lines.append(f"  {r['incident_id']} {r['severity']} {r['product']} {r['started_at']:%Y-%m-%d %H:%M}: "
                      f"{r['complaints']} complaints vs {_num(r['expected_complaints'], 1)} expected (lift "
                      f"{_num(r['lift'], 1)}, 95% {_num(r['lift_low'], 1)}-{_num(r['lift_high'], 1)}){lead}; "
@@ -169,6 +179,44 @@ def incident_lines(ctx: JobContext, week: date, top: int) -> list[str]:
                          f"{_num(r['lift'], 1)}); topics {', '.join(r['top_topics']) or '-'}")
     if len(lines) == 1:
         lines.append("  (none: no incident with customer impact and no unexplained spike)")
+    return lines
+
+
+def release_lines(ctx: JobContext, week: date, top: int) -> list[str]:
+    """Releases whose window after shipping overlaps the week (gold.release_impact): those that
+    hurt with their figures, the rest counted."""
+    title = "releases in their first days (customers on the new version against those not yet upgraded):"
+    if not ctx.lake.exists(GOLD_RELEASE_IMPACT):
+        return [title, "  (no release mart yet: it needs scored messages and release records)"]
+    rows = (ctx.lake.read(GOLD_RELEASE_IMPACT)
+            .where((F.col("released_at") < F.lit(week + timedelta(days=7))) & (F.col("window_end") > F.lit(week)))
+            .orderBy(F.col("hurt").desc(), F.col("q_value").asc_nulls_last(), "release_id").collect())
+    lines = [title]
+    for r in [r for r in rows if r["hurt"]][:top]:
+        lines.append(f"  HURT {r['product']} {r['version']} (shipped {r['released_at']:%Y-%m-%d}): complaints "
+                     f"{_pct(r['negative_share_new'])} vs {_pct(r['negative_share_old'])} (difference 95% "
+                     f"{_num(r['negative_share_diff_low'], 2)} to {_num(r['negative_share_diff_high'], 2)}), contacts x"
+                     f"{_num(r['contact_rate_ratio'], 2)} (95% {_num(r['contact_rate_ratio_low'], 2)}-"
+                     f"{_num(r['contact_rate_ratio_high'], 2)}), q {_num(r['q_value'], 3)}; topics "
+                     f"{', '.join(r['top_topics']) or '-'}")
+    quiet = Counter(r["status"] for r in rows if not r["hurt"])
+    if quiet:
+        lines.append("  others: " + ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(quiet.items())))
+    if len(lines) == 1:
+        lines.append("  (no release in its first days this week)")
+    return lines
+
+
+def health_lines(ctx: JobContext, week: date) -> list[str]:
+    """The week's days from gold.health_check: those that need attention, in words."""
+    title = "health check of the week's days (what needs attention, and why):"
+    if not ctx.lake.exists(GOLD_HEALTH_CHECK):
+        return [title, "  (no health check yet: it needs scored messages)"]
+    rows = (ctx.lake.read(GOLD_HEALTH_CHECK).where(F.col("date").between(F.lit(week), F.lit(week + timedelta(days=6))))
+            .orderBy("date").collect())
+    lines = [title] + [f"  {r['date']}: {health_line(r)}" for r in rows if r["status"] == "attention"]
+    quiet = sum(r["status"] == "ok" for r in rows)
+    lines.append(f"  {quiet} of {len(rows)} days ok" if rows else "  (no day of the week built yet)")
     return lines
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from pyspark.sql import Window
+from pyspark.sql import Row, Window
 from pyspark.sql import functions as F
 
 from voicelake.lake import scalar
 from voicelake.runtime import JobContext, add_date_arguments, covered_dates, job_parser, open_lake, run_job
 from voicelake.schemas import (
     GOLD_EMOTION_DAILY,
+    GOLD_HEALTH_CHECK,
     GOLD_SERVICE_DAILY,
     QUARANTINE,
     SILVER_MESSAGE_EMOTIONS,
@@ -46,11 +47,28 @@ def run_report(ctx: JobContext, dates: Sequence[date]) -> list[tuple[str, str]]:
                 F.count(F.when(~F.col("success"), 1))).orderBy("suite").collect():
             state = ("PASS" if ok else "FAIL") + (f" ({failed} not met)" if failed else "")
             lines.append((f"validation {suite}", state))
+    if lake.exists(GOLD_HEALTH_CHECK):
+        for r in lake.read(GOLD_HEALTH_CHECK).where(F.col("date").isin(days)).orderBy("date").collect():
+            lines.append((f"health {r['date']}", health_line(r)))
     if lake.exists(QUARANTINE):
         flagged = scalar(lake.read(QUARANTINE).where(F.col("batch_id").startswith("validate:") & (
             F.col("batch_id").endswith(f":{label}"))).agg(F.count(F.lit(1))))
         lines.append(("rows quarantined by validation", str(flagged)))
     return lines
+
+
+def health_line(r: Row) -> str:
+    """One gold.health_check row in words: its status, the reasons and the figures behind them."""
+    share = "n/a" if r["negative_share"] is None else f"{100 * r['negative_share']:.0f}%"
+    base = ("no baseline yet" if r["baseline_negative_share"] is None
+            else f"baseline {100 * r['baseline_negative_share']:.0f}%")
+    parts = [f"negative share {share} of {r['customer_messages']} customer messages ({base})"]
+    for column, what in (("incidents_with_impact", "incidents"), ("unexplained_spikes", "unexplained spikes"),
+                         ("releases_hurt", "releases that hurt"), ("top_alerts", "alerts")):
+        if r[column]:
+            parts.append(f"{what}: {', '.join(r[column])}")
+    reasons = "; ".join(r["attention"])
+    return (f"ATTENTION ({reasons})" if r["status"] == "attention" else "ok") + " - " + "; ".join(parts)
 
 
 def _main(argv: Sequence[str] | None) -> int:

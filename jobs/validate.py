@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.errors import ReportedError
+from voicelake.jobs.health_marts import HEALTH_MARTS
 from voicelake.jobs.incident_marts import (
     INCIDENT_MARTS,
     RELEASE_MARTS,
@@ -68,6 +69,7 @@ from voicelake.schemas import (
     AUTHOR_ROLES,
     CHANNELS,
     GOLD_EMOTION_DAILY,
+    GOLD_HEALTH_CHECK,
     GOLD_INCIDENT_IMPACT,
     GOLD_RELEASE_IMPACT,
     GOLD_SERVICE_DAILY,
@@ -214,6 +216,16 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         None if topic_counts is None else {GOLD_TOPIC_DAILY: lambda f: with_date_reconciliation(f, topic_counts)})
 
 
+def health_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
+                  customer_counts: DataFrame) -> Iterator[SuiteFrame]:
+    """gold.health_check's suite over the run's dates, each row with ``date_customer_messages``
+    (its own count) and ``silver_customer_messages`` (silver's customer messages that day)."""
+    yield from dated_mart_frames(
+        read, HEALTH_MARTS, dates, config, "not built (needs scored messages)",
+        {GOLD_HEALTH_CHECK: lambda f: with_date_reconciliation(f, customer_counts, "customer_messages",
+                                                               "date_customer_messages")})
+
+
 def dated_mart_frames(read: Callable[[str], DataFrame | None], tables: Sequence[str], dates: Sequence[date] | None,
                       config: Any, missing: str,
                       reconcile: Mapping[str, Callable[[DataFrame], DataFrame]] | None) -> Iterator[SuiteFrame]:
@@ -299,8 +311,11 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
                                              release_dates(dates, release_params(ctx.config)),
                                              "silver_releases", "released_date")
                               if ctx.lake.exists(SILVER_RELEASES) else None)
+            customer_counts = count_per_date(ctx.lake.read(SILVER_MESSAGES).where(F.col("author_role") == "customer"),
+                                             dates, "silver_customer_messages")
             frames = itertools.chain(gold_frames(read, dates, ctx.config, silver_counts, topic_counts),
-                                     incident_frames(read, dates, ctx.config, incident_counts, release_counts))
+                                     incident_frames(read, dates, ctx.config, incident_counts, release_counts),
+                                     health_frames(read, dates, ctx.config, customer_counts))
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
         for suite, frame, note in frames:

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from voicelake.config import Config
 from voicelake.jobs.transforms.emotion_index import (
     CONTACTS,
     build_emotion_index,
@@ -38,7 +39,6 @@ from voicelake.jobs.transforms.voc import (
     build_service_gaps,
     empathy_turns,
 )
-from voicelake.config import Config
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext
 from voicelake.schemas import (

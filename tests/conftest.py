@@ -1,6 +1,7 @@
 """Shared fixtures: one local Spark session with Delta for the whole run, a fresh lake
 home per test, one generated lake shared by every module that needs realistic data
-(`shared_lake`: generated, ingested and built to silver once per run), a tiny encoder for
+(`shared_lake`: generated, ingested and built to silver once per run; `gold_lake`: that lake
+scored and built to gold once per run), a tiny encoder for
 model-lifecycle tests, and helpers to write landing files."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,42 @@ def shared_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -
     results = ingest(ctx)
     build_silver(ctx)
     return SharedLake(config, results, json.loads(answers_file.read_text()))
+
+
+def small_lake(config: Config) -> Config:
+    """Settings for the 10-day shared lake: few survey answers a week; fewer bootstrap
+    replicates keep the suite fast."""
+    return replace(config, voc=replace(config.voc, min_respondents=5, min_customers=5, bootstrap_replicates=50))
+
+
+@dataclass(frozen=True)
+class GoldLake:
+    """The shared lake scored and built to gold (`gold_lake`)."""
+
+    lake: SharedLake             # its config has the `small_lake` settings; a copy needs them again
+    written: dict[str, int]      # rows build_gold published per table
+
+
+@pytest.fixture(scope="session")
+def gold_lake(spark: SparkSession, shared_lake: SharedLake, tmp_path_factory: pytest.TempPathFactory) -> GoldLake:
+    """The shared lake with silver.message_emotions from the emotion each text was drawn from
+    (what a perfect model gives) and every gold mart built, validated and published
+    (`small_lake` settings), once per run. Read it only; a test that writes works on
+    ``small_lake(gold_lake.lake.copy(tmp_path / "home"))``."""
+    from voicelake.generator.history import TRUTH_DIR
+    from voicelake.generator.scores import planted_scores
+    from voicelake.jobs.build_gold import build_gold
+    from voicelake.models.taxonomy import load_taxonomy
+    from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
+
+    config = small_lake(shared_lake.copy(tmp_path_factory.mktemp("gold-lake") / "home"))
+    ctx = JobContext(config, spark, Lake(spark, config))
+    taxonomy = load_taxonomy()
+    truth = spark.read.json(str(shared_lake.home / TRUTH_DIR / "messages.jsonl"))
+    ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth, taxonomy.labels, taxonomy.positive,
+                                      taxonomy.negative), SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+    written = build_gold(ctx)
+    return GoldLake(SharedLake(config, shared_lake.results, shared_lake.answers), written)
 
 
 @pytest.fixture(scope="session")

@@ -140,6 +140,7 @@ class VocConfig:
     min_conversations: int = 20
     passives: Mapping[str, Any] = field(default_factory=dict)
     scorecard_channels: tuple[str, ...] = ("chat", "ticket", "email", "call")
+    health: Mapping[str, Any] = field(default_factory=dict)  # gold.health_check
 
 
 def _voc_config(v: Mapping[str, Any]) -> VocConfig:
@@ -158,6 +159,7 @@ def _voc_config(v: Mapping[str, Any]) -> VocConfig:
         min_conversations=int(v.get("min_conversations", defaults.min_conversations)),
         passives=dict(v.get("passives") or {}),
         scorecard_channels=tuple(str(c) for c in v.get("scorecard_channels", defaults.scorecard_channels)),
+        health=dict(v.get("health") or {}),
     )
 
 

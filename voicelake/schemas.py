@@ -149,6 +149,7 @@ GOLD_TOPIC_ALERTS = "gold.topic_alerts"
 GOLD_INCIDENT_IMPACT = "gold.incident_impact"
 GOLD_UNEXPLAINED_SPIKES = "gold.unexplained_spikes"
 GOLD_RELEASE_IMPACT = "gold.release_impact"  # partitioned by the day the version shipped
+GOLD_HEALTH_CHECK = "gold.health_check"  # one row per day, from the other marts of the same build
 VALIDATION_RESULTS = "gold.validation_results"
 
 

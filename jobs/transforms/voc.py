@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql.window import WindowSpec
 from pyspark.sql import functions as F
+from pyspark.sql.window import WindowSpec
 
 from voicelake.jobs.transforms.stats import Z95, empirical_bayes_rate, wilson_interval
 
@@ -75,7 +75,8 @@ def _with_replies(turns: DataFrame, params: OutcomeParams) -> DataFrame:
             .withColumn("_next_agent_key", F.first(F.when(_is_role("agent"), F.col("agent_key")), True).over(after))
             .withColumn("_next_agent_empathy",
                         F.first(F.when(_is_role("agent"), _shows_empathy(params)), True).over(after))
-            .withColumn("_next_customer_valence", F.first(F.when(_is_role("customer"), F.col("valence")), True).over(after)))
+            .withColumn("_next_customer_valence",
+                        F.first(F.when(_is_role("customer"), F.col("valence")), True).over(after)))
 
 
 def _is_hit(params: OutcomeParams) -> Column:
@@ -343,7 +344,8 @@ def build_passive_drivers(respondents: DataFrame, texts: DataFrame, customer_emo
                                        F.col("promoters_with"), F.col("promoters"))
     inv, inv_lo, inv_hi = _log_ratio_interval(F.col("promoters_with"), F.col("promoters"),
                                               F.col("passives_with"), F.col("passives"))
-    common: list[Column | str] = ["month", "product", "item", "passives_with", "passives", "promoters_with", "promoters",
+    common: list[Column | str] = ["month", "product", "item", "passives_with", "passives", "promoters_with",
+                                  "promoters",
               F.try_divide(F.col("passives_with"), F.col("passives").cast("double")).alias("passive_share"),
               F.try_divide(F.col("promoters_with"), F.col("promoters").cast("double")).alias("promoter_share")]
     drivers = counted.select(*common, "kind", lift.alias("lift"), lo.alias("lift_low"), hi.alias("lift_high"),

@@ -116,7 +116,8 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     assert "Data Docs (validation reports):" in out
     for table in ("bronze.chat_messages", "silver.message_emotions", "silver.message_topics", "gold.service_daily",
                   "gold.emotion_daily", "gold.topic_daily", "gold.topic_alerts", "gold.incident_impact",
-                  "gold.unexplained_spikes", "gold.release_impact", "gold.validation_results"):
+                  "gold.unexplained_spikes", "gold.release_impact", "gold.health_check",
+                  "gold.validation_results"):
         assert table in out
     models = shell("models", "--format", "json").stdout.splitlines()
     assert any("champion" in json.loads(line)["aliases"] for line in models)
@@ -130,7 +131,8 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     assert {r["suite"] for r in suites} >= {"bronze_chat_messages", "silver_messages", "silver_message_emotions",
                                             "gold_service_daily", "gold_emotion_daily", "gold_topic_daily",
                                             "gold_topic_alerts", "gold_incident_impact",
-                                            "gold_unexplained_spikes", "gold_release_impact"}
+                                            "gold_unexplained_spikes", "gold_release_impact",
+                                            "gold_health_check"}
     assert all(r["ok"] for r in suites)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,15 +15,10 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import make_config
-from voicelake.generator import GeneratorSettings, generate_history
-from voicelake.generator.scores import synthetic_scores
+from tests.conftest import SHARED_LAKE_START, GoldLake, make_config, small_lake
 from voicelake.jobs.build_gold import build_gold
-from voicelake.jobs.build_silver import build_silver
-from voicelake.jobs.ingest import ingest
 from voicelake.jobs.validate import LAYERS, ValidationFailed, ValidationReport, main, validate
 from voicelake.lake import Lake
-from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext
 from voicelake.schemas import (
     GOLD_EMOTION_DAILY,
@@ -35,30 +30,15 @@ from voicelake.schemas import (
     VALIDATION_RESULTS,
 )
 
-START = date(2026, 3, 1)
-DAY = date(2026, 3, 4)  # about 50 messages that day; drift has three days of baseline
-TAXONOMY = load_taxonomy()
-
-
-def write_scores(ctx: JobContext, label: F.Column | None = None) -> None:
-    scores = synthetic_scores(ctx.lake.read(SILVER_MESSAGES), TAXONOMY.labels, TAXONOMY.positive,
-                              TAXONOMY.negative, label)
-    ctx.lake.overwrite(scores, SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+DAY = SHARED_LAKE_START + timedelta(days=8)  # about 50 customer messages that day; drift has a week of baseline
 
 
 @pytest.fixture(scope="module")
-def ctx(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
-    config = make_config(tmp_path_factory.mktemp("validate"))
+def ctx(spark: SparkSession, gold_lake: GoldLake, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
+    """A copy of the run's gold lake (generated, ingested, scored and built to gold once per run)."""
+    config = small_lake(gold_lake.lake.copy(tmp_path_factory.mktemp("validate") / "home"))
     config = replace(config, validation=replace(config.validation, drift_min_messages=20))  # a small lake
-    generate_history(GeneratorSettings(
-        days=5, customers=150, seed=5, start=START, landing=Path(config.lake.landing),
-        answers=Path(config.home) / "answers.json", malformed_rate=0.0, workers=2))
-    context = JobContext(config, spark, Lake(spark, config))
-    ingest(context)
-    build_silver(context)
-    write_scores(context)
-    build_gold(context)
-    return context
+    return JobContext(config, spark, Lake(spark, config))
 
 
 @contextmanager
@@ -98,7 +78,7 @@ def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
         "silver_messages", "message_counts", "silver_message_emotions", "emotion_drift", "gold_service_daily",
         "gold_emotion_daily", "gold_emotion_index", "gold_conversation_outcomes", "gold_agent_scorecard",
         "gold_service_gaps", "gold_passive_drivers", "gold_incident_impact", "gold_unexplained_spikes",
-        "gold_release_impact"}, \
+        "gold_release_impact", "gold_health_check"}, \
         report.summary()
     rows = recorded(ctx, report)
     # a warning-level check (label drift against the trailing days) may fire on a clean day: the
@@ -146,7 +126,7 @@ def test_every_bronze_suite_fails_on_a_record_without_its_key(ctx: JobContext) -
     def plant_for(source: str) -> Callable[[DeltaTable], None]:
         schema = SOURCES[source]
         table = f"bronze.{source}"
-        bad = (ctx.lake.read(table).limit(1).withColumn(schema.event_time, F.lit(datetime(2026, 3, 4, 12)))
+        bad = (ctx.lake.read(table).limit(1).withColumn(schema.event_time, F.lit(datetime.combine(DAY, time(12))))
                .withColumn(schema.key, F.lit(None).cast("string")))
         return lambda _: ctx.lake.append(bad, table)
 
@@ -229,7 +209,7 @@ def test_silver_messages_suite_catches_duplicates_pii_and_misplaced_rows(ctx: Jo
             .withColumn("text", F.lit("please mail jane.doe@example.com or call +49 30 1234567")))
     misplaced = (day_rows.where(F.col("message_id") == third["message_id"])
                  .withColumn("message_id", F.lit("planted-late"))
-                 .withColumn("sent_at", F.lit(datetime(2026, 3, 9, 12, 0))))
+                 .withColumn("sent_at", F.lit(datetime.combine(DAY + timedelta(days=5), time(12)))))
     plant = duplicate.unionByName(leak).unionByName(misplaced)
     two_pass = replace(ctx.config, validation=replace(ctx.config.validation, detail_rows=0))
     with planted(ctx, SILVER_MESSAGES, lambda _: ctx.lake.append(plant, SILVER_MESSAGES)):

@@ -10,15 +10,14 @@ bench/bench_marts.py (see the issue's closing note)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import SharedLake
+from tests.conftest import GoldLake, SharedLake, small_lake
 from voicelake.generator.judge import agent_order, read_truth, shift_sign_agreement, trust_agreement
-from voicelake.generator.scores import planted_scores
 from voicelake.jobs.build_gold import build_gold
 from voicelake.jobs.insights import agent_lines, insights
 from voicelake.jobs.validate import ValidationFailed
@@ -42,19 +41,13 @@ VOC = (GOLD_EMOTION_INDEX, GOLD_CONVERSATION_OUTCOMES, GOLD_AGENT_SCORECARD, GOL
 
 
 @pytest.fixture(scope="module")
-def voc(shared_lake: SharedLake, spark: SparkSession,
+def voc(shared_lake: SharedLake, gold_lake: GoldLake, spark: SparkSession,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JobContext, dict]]:
-    config = shared_lake.copy(tmp_path_factory.mktemp("voc") / "home")
-    # a small lake: few survey answers a week; fewer bootstrap replicates keep the suite fast
-    config = replace(config, voc=replace(config.voc, min_respondents=5, min_customers=5, bootstrap_replicates=50))
+    """A copy of the run's gold lake (scored with the planted emotions, built to gold)."""
+    config = small_lake(gold_lake.lake.copy(tmp_path_factory.mktemp("voc") / "home"))
     ctx = JobContext(config, spark, Lake(spark, config))
-    taxonomy = load_taxonomy()
     truth = read_truth(spark, shared_lake.home / "answers.json")
-    ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
-                                      taxonomy.positive, taxonomy.negative),
-                       SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
-    written = build_gold(ctx)
-    yield ctx, {"written": written, "truth": truth, "scenarios": shared_lake.answers["scenarios"]}
+    yield ctx, {"written": gold_lake.written, "truth": truth, "scenarios": shared_lake.answers["scenarios"]}
 
 
 def test_build_gold_publishes_every_voc_mart_validated(voc: tuple[JobContext, dict]) -> None:
@@ -117,7 +110,8 @@ def test_insights_prints_the_week_summary(voc: tuple[JobContext, dict]) -> None:
     ctx, _ = voc
     text = "\n".join(insights(ctx))
     for heading in ("emotion index (every active customer)", "top 3 service gaps", "agents to learn from",
-                    "agents to coach", "what the passives lack"):
+                    "agents to coach", "what the passives lack", "releases in their first days",
+                    "health check of the week's days"):
         assert heading in text, text
     assert "survey NPS" in text
 
@@ -163,3 +157,29 @@ def test_each_broken_voc_mart_fails_its_own_suite_and_leaves_gold_as_it_was(
     failing = {o.suite.name for o in failed.value.report.outcomes if not o.success}
     assert failing == {"gold_" + t.split(".", 1)[1] for t in plants}
     assert {t: ctx.lake.version(t) for t in VOC} == before
+
+
+def test_health_check_has_a_row_per_day_and_flags_only_days_with_a_planted_event(voc: tuple[JobContext, dict]) -> None:
+    """gold.health_check on the shared lake: every day with scored customer messages has its
+    row, counted as silver counts them; the SEV1 incident's day (a burst of angry contacts) is a
+    day whose negative share rose, and every such day holds a planted event (the SEV1, the dark
+    outage, the bad release's first days). A 10-day lake has no baseline week for the incident
+    marts, so the rise is the only reason they can give here."""
+    from voicelake.schemas import GOLD_HEALTH_CHECK
+
+    ctx, state = voc
+    rows = {r["date"]: r for r in ctx.lake.read(GOLD_HEALTH_CHECK).collect()}
+    scored = (ctx.lake.read(SILVER_MESSAGES).where(F.col("author_role") == "customer")
+              .join(ctx.lake.read(SILVER_MESSAGE_EMOTIONS).select("message_id"), "message_id").groupBy("sent_date")
+              .count().collect())
+    assert {r["sent_date"]: r["count"] for r in scored} == {d: r["customer_messages"] for d, r in rows.items()}
+    scenarios = state["scenarios"]
+    incident_day = date.fromisoformat(scenarios["incident"]["spike_dates"][0])
+    released = date.fromisoformat(scenarios["bad_release"]["released_on"])
+    planted = {incident_day, date.fromisoformat(scenarios["dark_outage"]["date"]),
+               *(released + timedelta(days=k) for k in range(3))}  # upgraded customers turn negative
+    rose = {d for d, r in rows.items() if r["negative_rise"]}
+    # the SEV1's day is flagged, and no day without a planted event is
+    assert incident_day in rose and rose <= planted, (rose, planted)
+    assert all(rows[d]["status"] == "attention" and "negative share rose" in rows[d]["attention"] for d in rose)
+    assert all(r["emotion_index_by_product"] for r in rows.values())  # each day carries its week's index

@@ -128,3 +128,14 @@ def test_release_impact_finds_a_planted_effect_and_none_where_there_is_none(spar
     assert dock["previous_release_id"] == "R-DOC-1.0"
     assert 1 < dock["did_contact_rate_ratio_low"] <= 3 <= dock["did_contact_rate_ratio_high"]
     assert dock["did_negative_share_diff_low"] <= 0 <= dock["did_negative_share_diff_high"]
+
+
+def test_a_dated_run_rebuilds_the_releases_whose_window_holds_its_dates() -> None:
+    from datetime import date
+
+    from voicelake.jobs.incident_marts import release_dates
+
+    assert release_dates(None, ReleaseParams()) is None
+    rebuilt = release_dates([date(2026, 3, 15), date(2026, 3, 16)], ReleaseParams(window_days=14))
+    assert rebuilt is not None and rebuilt[0] == date(2026, 3, 1) and rebuilt[-1] == date(2026, 3, 16)
+    assert len(rebuilt) == 16
