@@ -13,58 +13,38 @@ unexplained spikes, and the seconds both marts took.
 
 from __future__ import annotations
 
-import argparse
-import json
-import tempfile
+import sys
 import time
-from datetime import date
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from planted_histories import START, parse_args, planted_histories  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=91)
-    parser.add_argument("--customers", type=int, nargs="+", default=[2000, 5000])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0], days=91)
 
-    from voicelake.config import load_config
-    from voicelake.generator import GeneratorSettings, generate_history
-    from voicelake.generator.history import TRUTH_DIR
-    from voicelake.generator.judge import incident_detection, landed_incidents, planted_openings
+    from voicelake.generator.judge import incident_detection, landed_incidents
     from voicelake.jobs.transforms.incidents import IncidentParams, build_incident_impact, build_unexplained_spikes
-    from voicelake.spark import get_spark
 
     params = IncidentParams()
-    start = date(2026, 1, 5)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = load_config("local", overrides={"home": str(Path(tmp) / "home")}).with_spark_conf(
-            master="local[2]", **{"spark.sql.shuffle.partitions": "4"})
-        spark = get_spark(config)
-        for customers in args.customers:
-            for seed in args.seeds:
-                root = Path(tmp) / f"c{customers}-s{seed}"
-                generate_history(GeneratorSettings(days=args.days, customers=customers, seed=seed, start=start,
-                                                   landing=root / "landing", answers=root / "answers.json"))
-                openings = planted_openings(spark.read.json(str(root / TRUTH_DIR / "conversations.jsonl"))).cache()
-                incidents = landed_incidents(spark, root / "landing").cache()
-                n = openings.count()
-                t0 = time.perf_counter()
-                impact = build_incident_impact(incidents, openings, params, start).cache()
-                spikes = build_unexplained_spikes(openings, incidents, impact, params, None, start).toPandas()
-                impact_rows = impact.toPandas()
-                seconds = time.perf_counter() - t0
-                scenarios = json.loads((root / "answers.json").read_text())["scenarios"]
-                found = incident_detection(impact_rows, spikes, scenarios)
-                print(f"customers {customers} seed {seed}: SEV1 lift {found.sev1_lift:.1f} impact {found.sev1_impact}, "
-                      f"lead {found.lead_minutes} min (planted {found.planted_lead_minutes:.0f}); decoys flagged "
-                      f"{found.decoys_flagged}/{found.decoys}; dark outage found {found.dark_outage_found}, "
-                      f"other unexplained spikes {found.other_spikes}; silent incident unnoticed "
-                      f"{found.silent_unnoticed}; {n} openings, both marts in {seconds:.1f}s")
-                openings.unpersist()
-                incidents.unpersist()
-                impact.unpersist()
-        spark.stop()
+    for h in planted_histories(args):
+        incidents = landed_incidents(h.spark, h.landing).cache()
+        n = h.openings.count()
+        t0 = time.perf_counter()
+        impact = build_incident_impact(incidents, h.openings, params, START).cache()
+        spikes = build_unexplained_spikes(h.openings, incidents, impact, params, None, START).toPandas()
+        impact_rows = impact.toPandas()
+        seconds = time.perf_counter() - t0
+        found = incident_detection(impact_rows, spikes, h.scenarios)
+        print(f"customers {h.customers} seed {h.seed}: SEV1 lift {found.sev1_lift:.1f} impact {found.sev1_impact}, "
+              f"lead {found.lead_minutes} min (planted {found.planted_lead_minutes:.0f}); decoys flagged "
+              f"{found.decoys_flagged}/{found.decoys}; dark outage found {found.dark_outage_found}, "
+              f"other unexplained spikes {found.other_spikes}; silent incident unnoticed "
+              f"{found.silent_unnoticed}; {n} openings, both marts in {seconds:.1f}s")
+        incidents.unpersist()
+        impact.unpersist()
 
 
 if __name__ == "__main__":
