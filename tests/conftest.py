@@ -37,7 +37,7 @@ os.environ.pop("VOICELAKE_ENV", None)
 TEST_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
-    "spark.driver.memory": "2g",
+    "spark.driver.memory": "3g",  # one JVM per pytest worker runs a whole share of the suite
 }
 
 
