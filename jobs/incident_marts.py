@@ -95,12 +95,17 @@ def build_incident_marts(ctx: JobContext, dates: Sequence[date] | None,
     if span is None or span[0] is None:
         return {}
     lake_start, lake_end = span[0], span[1]
+    # a full build reads every opening once for both marts; a dated one reads each mart's own span
+    every = None
+    if dates is None:
+        every = _openings(ctx, None).cache()
+        cached.append(every)
     marts: dict[str, DataFrame] = {}
     if ctx.lake.exists(SILVER_INCIDENTS):
-        marts.update(_incident_marts(ctx, dates, cached, lake_start.date()))
+        marts.update(_incident_marts(ctx, dates, cached, lake_start.date(), every))
     if ctx.lake.exists(SILVER_RELEASES):
         as_of = lake_end if dates is None else min(lake_end, datetime.combine(max(dates) + timedelta(days=1), time()))
-        marts[GOLD_RELEASE_IMPACT] = _release_impact(ctx, dates, lake_start, as_of)
+        marts[GOLD_RELEASE_IMPACT] = _release_impact(ctx, dates, lake_start, as_of, every)
     return marts
 
 
@@ -115,13 +120,16 @@ def _openings(ctx: JobContext, keep: Column | None) -> DataFrame:
 
 
 def _incident_marts(ctx: JobContext, dates: Sequence[date] | None, cached: list[DataFrame],
-                    lake_start: date) -> dict[str, DataFrame]:
+                    lake_start: date, every: DataFrame | None) -> dict[str, DataFrame]:
     params = incident_params(ctx)
     scope = incident_dates(dates)
-    keep = None if scope is None else F.col("sent_date").between(
-        F.lit(min(scope) - timedelta(days=history_days(params))), F.lit(max(scope) + timedelta(days=2)))
-    openings = _openings(ctx, keep).cache()
-    cached.append(openings)
+    if every is not None:
+        openings = every
+    else:
+        assert scope is not None
+        openings = _openings(ctx, F.col("sent_date").between(
+            F.lit(min(scope) - timedelta(days=history_days(params))), F.lit(max(scope) + timedelta(days=2)))).cache()
+        cached.append(openings)
     incidents = ctx.lake.read(SILVER_INCIDENTS)
     mine = incidents if scope is None else incidents.where(F.col("started_date").isin(scope))
     impact = build_incident_impact(mine, openings, params, lake_start).cache()  # both marts read it
@@ -131,12 +139,13 @@ def _incident_marts(ctx: JobContext, dates: Sequence[date] | None, cached: list[
 
 
 def _release_impact(ctx: JobContext, dates: Sequence[date] | None, lake_start: datetime,
-                    as_of: datetime) -> DataFrame:
+                    as_of: datetime, every: DataFrame | None) -> DataFrame:
     params = release_params(ctx.config)
     releases = ctx.lake.read(SILVER_RELEASES)
     scope = release_dates(dates, params)
     if scope is None:
-        return build_release_impact(releases, _openings(ctx, None), params, lake_start, as_of)
+        assert every is not None
+        return build_release_impact(releases, every, params, lake_start, as_of)
     # the run's releases and the previous release of each of their products: a small table, read here
     listed = releases.select("release_id", "product", "released_date").collect()
     mine = {r["release_id"] for r in listed if r["released_date"] in set(scope)}

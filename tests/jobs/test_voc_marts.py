@@ -183,3 +183,23 @@ def test_health_check_has_a_row_per_day_and_flags_only_days_with_a_planted_event
     assert incident_day in rose and rose <= planted, (rose, planted)
     assert all(rows[d]["status"] == "attention" and "negative share rose" in rows[d]["attention"] for d in rose)
     assert all(r["emotion_index_by_product"] for r in rows.values())  # each day carries its week's index
+
+
+def test_the_health_check_suite_fails_on_broken_rows(voc: tuple[JobContext, dict]) -> None:
+    """A duplicated day, an unknown status, more negative than customer messages, and a count
+    silver does not hold: gold_health_check fails each."""
+    from voicelake.jobs.validate import validate
+    from voicelake.schemas import GOLD_HEALTH_CHECK
+
+    ctx, _ = voc
+    health = ctx.lake.read(GOLD_HEALTH_CHECK)
+    row = health.orderBy("date").limit(1)
+    broken = health.union(row).union(
+        row.withColumn("date", F.lit(date(2030, 1, 1))).withColumn("status", F.lit("fine"))
+        .withColumn("negative_messages", F.col("customer_messages") + 1))
+    report = validate(ctx, ["gold"], None, gold={GOLD_HEALTH_CHECK: broken})
+    failed = next(o for o in report.outcomes if o.suite.name == "gold_health_check")
+    assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
+        "expect_column_values_to_be_unique(date)", "expect_column_values_to_be_in_set(status)",
+        "expect_column_pair_values_a_to_be_greater_than_b(customer_messages,negative_messages)",
+        "expect_column_pair_values_a_to_be_greater_than_b(silver_customer_messages,date_customer_messages)"}
