@@ -45,7 +45,7 @@ from voicelake.jobs.incident_marts import (
     release_dates,
     release_params,
 )
-from voicelake.jobs.topic_marts import TOPIC_MARTS, build_topic_marts
+from voicelake.jobs.topic_marts import TOPIC_MARTS, build_topic_marts, forecast_origin, log_forecast_backtest
 from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
 from voicelake.jobs.voc_marts import VOC_MARTS, VOC_PARTITIONS, VocScope, build_voc_marts, voc_scope
@@ -62,6 +62,7 @@ from voicelake.schemas import (
     GOLD_EMOTION_DAILY,
     GOLD_EMOTION_INDEX,
     GOLD_SERVICE_DAILY,
+    GOLD_TOPIC_FORECAST,
     SILVER_CONVERSATIONS,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGES,
@@ -100,6 +101,9 @@ def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) 
         return incident_dates(dates)
     if table in RELEASE_MARTS:
         return release_dates(dates, release_params(ctx.config))
+    if table == GOLD_TOPIC_FORECAST:  # one origin per run, kept beside the forecasts of earlier runs
+        origin = forecast_origin(ctx, dates)
+        return [] if origin is None else [origin]
     return None if dates is None else list(dates)
 
 
@@ -178,6 +182,8 @@ def publish_gold(ctx: JobContext, staged: Mapping[str, DataFrame],
             from voicelake.models.calibration_registry import promote
 
             promote(ctx.config, max(versions, key=int))
+    if GOLD_TOPIC_FORECAST in staged:
+        log_forecast_backtest(ctx.config, staged[GOLD_TOPIC_FORECAST])
     return written, report
 
 

@@ -15,8 +15,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.config import Config
-from voicelake.jobs.topic_marts import negative_valence
+from voicelake.jobs.topic_marts import forecast_params, negative_valence
 from voicelake.jobs.transforms.health import HealthParams, build_health_check, daily_negatives
+from voicelake.jobs.transforms.topic_forecast import forecast_risks
 from voicelake.runtime import JobContext
 from voicelake.schemas import (
     GOLD_EMOTION_INDEX,
@@ -25,6 +26,7 @@ from voicelake.schemas import (
     GOLD_RELEASE_IMPACT,
     GOLD_SERVICE_GAPS,
     GOLD_TOPIC_ALERTS,
+    GOLD_TOPIC_FORECAST,
     GOLD_UNEXPLAINED_SPIKES,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGES,
@@ -52,4 +54,6 @@ def build_health_marts(ctx: JobContext, dates: Sequence[date] | None,
     return {GOLD_HEALTH_CHECK: build_health_check(
         daily, dates, params, emotion_index=staged.get(GOLD_EMOTION_INDEX), topic_alerts=staged.get(GOLD_TOPIC_ALERTS),
         incident_impact=staged.get(GOLD_INCIDENT_IMPACT), unexplained_spikes=staged.get(GOLD_UNEXPLAINED_SPIKES),
-        release_impact=staged.get(GOLD_RELEASE_IMPACT), service_gaps=staged.get(GOLD_SERVICE_GAPS))}
+        release_impact=staged.get(GOLD_RELEASE_IMPACT), service_gaps=staged.get(GOLD_SERVICE_GAPS),
+        forecast_risks=None if GOLD_TOPIC_FORECAST not in staged else
+        forecast_risks(staged[GOLD_TOPIC_FORECAST], forecast_params(ctx.config)))}

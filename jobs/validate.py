@@ -39,6 +39,7 @@ from voicelake.jobs.incident_marts import (
     release_dates,
     release_params,
 )
+from voicelake.jobs.topic_marts import TOPIC_MARTS
 from voicelake.jobs.transforms.quality import (
     MESSAGE_SOURCES,
     bronze_frame,
@@ -73,7 +74,6 @@ from voicelake.schemas import (
     GOLD_INCIDENT_IMPACT,
     GOLD_RELEASE_IMPACT,
     GOLD_SERVICE_DAILY,
-    GOLD_TOPIC_ALERTS,
     GOLD_TOPIC_DAILY,
     QUARANTINE,
     SILVER_INCIDENTS,
@@ -212,7 +212,7 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
             frame = frame.where(F.col(VOC_PARTITIONS[table]).isin(values))
         yield suite, frame, None
     yield from dated_mart_frames(
-        read, (GOLD_TOPIC_DAILY, GOLD_TOPIC_ALERTS), dates, config, "not built (needs silver.message_topics)",
+        read, TOPIC_MARTS, dates, config, "not built (needs silver.message_topics)",
         None if topic_counts is None else {GOLD_TOPIC_DAILY: lambda f: with_date_reconciliation(f, topic_counts)})
 
 

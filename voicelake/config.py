@@ -175,6 +175,7 @@ class TopicsConfig:
     batch_size: int = 64
     max_length: int = 128
     alerts: Mapping[str, Any] = field(default_factory=dict)  # gold.topic_alerts thresholds (AlertParams)
+    forecast: Mapping[str, Any] = field(default_factory=dict)  # gold.topic_forecast settings (ForecastParams)
 
 
 P = TypeVar("P")
@@ -223,7 +224,7 @@ def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:
     unknown = sorted(set(v) - known)
     if unknown:
         raise ConfigError(f"topics: unknown keys {unknown} (known: {sorted(known)})")
-    values: dict[str, Any] = {k: dict(x or {}) if k == "alerts" else type(getattr(defaults, k))(x)
+    values: dict[str, Any] = {k: dict(x or {}) if k in ("alerts", "forecast") else type(getattr(defaults, k))(x)
                               for k, x in v.items()}
     config = TopicsConfig(**values)
     if config.clusters < 2:

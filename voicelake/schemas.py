@@ -145,6 +145,7 @@ GOLD_PASSIVE_DRIVERS = "gold.passive_drivers"
 # topic marts (docs/marts.md): partitioned by date
 GOLD_TOPIC_DAILY = "gold.topic_daily"
 GOLD_TOPIC_ALERTS = "gold.topic_alerts"
+GOLD_TOPIC_FORECAST = "gold.topic_forecast"  # partitioned by the forecast's origin (its last day of data)
 # incident marts (docs/marts.md): partitioned by the incident's or spike's start date
 GOLD_INCIDENT_IMPACT = "gold.incident_impact"
 GOLD_UNEXPLAINED_SPIKES = "gold.unexplained_spikes"

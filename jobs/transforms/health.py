@@ -6,8 +6,9 @@ day, what a support leader reads first, gathered from the marts of the same buil
   trailing ``baseline_days``, the week's emotion index per product and its change from the
   week before, the day's new topic
   alerts, incidents with customer impact, unexplained complaint spikes, the releases that hurt
-  whose window holds the day, the week's top service gaps, and ``attention``: the reasons to
-  look (empty on a quiet day).
+  whose window holds the day, the week's top service gaps, the topics forecast to grow over
+  the next days (on the day a forecast was made from), and ``attention``: the reasons to look
+  (empty on a quiet day).
 
 No reads, writes or actions here.
 """
@@ -67,10 +68,12 @@ def _per_day(frame: DataFrame | None, value: Column, name: str, order: Column, k
 def build_health_check(daily: DataFrame, dates: Sequence[date] | None, params: HealthParams, *,
                        emotion_index: DataFrame | None = None, topic_alerts: DataFrame | None = None,
                        incident_impact: DataFrame | None = None, unexplained_spikes: DataFrame | None = None,
-                       release_impact: DataFrame | None = None, service_gaps: DataFrame | None = None) -> DataFrame:
+                       release_impact: DataFrame | None = None, service_gaps: DataFrame | None = None,
+                       forecast_risks: DataFrame | None = None) -> DataFrame:
     """gold.health_check for ``dates`` (every date of ``daily`` when None). ``daily``:
     `daily_negatives` over the dates and the ``baseline_days`` before them; the marts are
-    those of the same build (a mart that is not built leaves its columns empty)."""
+    those of the same build (a mart that is not built leaves its columns empty);
+    ``forecast_risks``: `topic_forecast.forecast_risks` of the build's forecast."""
     days = daily.withColumn("_epoch", F.datediff("date", F.lit(date(1970, 1, 1))))
     order = Window.orderBy("_epoch").rangeBetween(-params.baseline_days, -1)
     base = (days.withColumn("_base_n", F.sum("customer_messages").over(order))
@@ -153,6 +156,14 @@ def build_health_check(daily: DataFrame, dates: Sequence[date] | None, params: H
                "releases_hurt", "string")
     else:
         joined(None, "releases_hurt", "string")
+    risks = None if forecast_risks is None else forecast_risks.select(
+        "date", (-F.col("expected")).alias("_o"), F.format_string(
+            "%s: %.0f expected in the next days (%.0f at the last 7 days' rate)", F.coalesce("topic_label", F.lit("?")),
+            "expected", "recent").alias("_v"))
+    if risks is not None:
+        risks = risks.withColumn("_r", F.row_number().over(Window.partitionBy("date").orderBy("_o", "_v"))).where(
+            F.col("_r") <= params.top)
+    joined(_per_day(risks, F.col("_v"), "forecast_risks", F.col("_o"), "string"), "forecast_risks", "string")
 
     def listed(name: str) -> Column:
         return F.coalesce(F.col(name), F.array().cast("array<string>"))
@@ -162,7 +173,8 @@ def build_health_check(daily: DataFrame, dates: Sequence[date] | None, params: H
         F.when(F.size(listed("incidents_with_impact")) > 0, F.lit("incident with customer impact")),
         F.when(F.size(listed("unexplained_spikes")) > 0, F.lit("complaint spike no incident explains")),
         F.when(F.size(listed("releases_hurt")) > 0, F.lit("a release hurt")),
-        F.when(F.coalesce(F.col("high_alerts"), F.lit(0)) > 0, F.lit("high topic alert"))), lambda x: x.isNotNull())
+        F.when(F.coalesce(F.col("high_alerts"), F.lit(0)) > 0, F.lit("high topic alert")),
+        F.when(F.size(listed("forecast_risks")) > 0, F.lit("a topic is forecast to grow"))), lambda x: x.isNotNull())
     return rows.select(
         "date", "customer_messages", "negative_messages", "negative_share", "negative_share_low",
         "negative_share_high", "baseline_days", "baseline_negative_share", "negative_share_change", "negative_rise",
@@ -170,5 +182,6 @@ def build_health_check(daily: DataFrame, dates: Sequence[date] | None, params: H
         F.coalesce("high_alerts", F.lit(0)).cast("long").alias("high_alerts"), listed("top_alerts").alias("top_alerts"),
         listed("incidents_with_impact").alias("incidents_with_impact"),
         listed("unexplained_spikes").alias("unexplained_spikes"), listed("releases_hurt").alias("releases_hurt"),
-        listed("top_gaps").alias("top_gaps"), reasons.alias("attention"),
+        listed("top_gaps").alias("top_gaps"), listed("forecast_risks").alias("forecast_risks"),
+        reasons.alias("attention"),
         F.when(F.size(reasons) > 0, F.lit("attention")).otherwise(F.lit("ok")).alias("status"))

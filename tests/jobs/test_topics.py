@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date as day
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from delta.tables import DeltaTable
@@ -138,10 +138,13 @@ def scored(topics: tuple[JobContext, TopicsResult], shared_lake: SharedLake) -> 
 
 
 def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored: JobContext) -> None:
-    from voicelake.jobs.topic_marts import build_topic_marts
-    from voicelake.schemas import GOLD_TOPIC_ALERTS, GOLD_TOPIC_DAILY
+    from voicelake.jobs.build_gold import partition_values
+    from voicelake.jobs.topic_marts import build_topic_marts, log_forecast_backtest
+    from voicelake.schemas import GOLD_TOPIC_ALERTS, GOLD_TOPIC_DAILY, GOLD_TOPIC_FORECAST
 
-    ctx = scored
+    # the lake's 10 days are enough for a forecast once a week of history is (28 by default)
+    ctx = JobContext(replace(scored.config, topics=replace(scored.config.topics, forecast={"min_history_days": 7})),
+                     scored.spark, scored.lake)
     marts = build_topic_marts(ctx, None)
     daily = marts[GOLD_TOPIC_DAILY].cache()
     totals = daily.agg(F.sum("messages"), F.sum("conversations"), F.sum("negative_messages")).first()
@@ -175,6 +178,30 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored:
     assert {f"{f.expectation}({f.target})" for f in failed.failures} == {
         "expect_column_values_to_be_in_set(kind)", "expect_column_values_to_be_between(p_value)",
         "expect_column_pair_values_a_to_be_greater_than_b(observed,expected)"}
+
+    # the forecast: from the lake's last day, every topic and the service, both metrics, 14 days
+    forecast = marts[GOLD_TOPIC_FORECAST].cache()
+    last = ctx.lake.read(SILVER_MESSAGE_TOPICS).agg(F.max("sent_date")).first()[0]
+    topics = daily.select("topic_id").distinct().count()
+    assert forecast.count() == (topics + 1) * 2 * 14
+    assert {r[0] for r in forecast.select("date").distinct().collect()} == {last}
+    service = forecast.where((F.col("topic_id") == -1) & (F.col("metric") == "volume") & (F.col("horizon") == 1))
+    assert service.first()["last_7_days"] == pytest.approx(
+        daily.where(F.col("date") > F.lit(last - timedelta(days=7))).agg(F.sum("conversations")).first()[0] / 7)
+    assert outcomes["gold_topic_forecast"].success, report.summary()
+    # a dated run forecasts from its last date (the lake's last day, if earlier) and replaces that partition
+    assert partition_values(ctx, GOLD_TOPIC_FORECAST, [last - timedelta(days=2), last - timedelta(days=1)]) == [
+        last - timedelta(days=1)]
+    assert partition_values(ctx, GOLD_TOPIC_FORECAST, [last + timedelta(days=3)]) == [last]
+    # its backtest goes to MLflow (10 days hold no backtest window: the series are counted)
+    import mlflow
+
+    logged = log_forecast_backtest(ctx.config, forecast)
+    assert logged["volume_series"] == logged["negative_share_series"] == topics + 1
+    runs = mlflow.search_runs(filter_string="attributes.run_name = 'topic-forecast-backtest'")
+    assert len(runs) == 1 and runs.iloc[0]["params.horizon_days"] == "14"
+    assert runs.iloc[0]["metrics.volume_series"] == topics + 1
+    forecast.unpersist()
     daily.unpersist()
 
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from voicelake.config import ConfigError
 from voicelake.generator import GeneratorSettings, generate_history
 from voicelake.generator.history import TRUTH_DIR
 from voicelake.generator.judge import alert_detection, planted_topic_daily
+from voicelake.jobs.transforms.topic_forecast import ForecastParams, build_topic_forecast
 from voicelake.jobs.transforms.topic_trends import (
     AlertParams,
     build_topic_alerts,
@@ -202,3 +204,66 @@ def test_an_incremental_run_gives_the_alerts_of_a_full_rebuild(planted: Planted)
     assert len(alone) >= 1
     pd.testing.assert_frame_equal(alone.sort_values(key).reset_index(drop=True),
                                   full.sort_values(key).reset_index(drop=True), check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def planted_forecast(planted: Planted) -> DataFrame:
+    """gold.topic_forecast from the planted history's last day."""
+    return build_topic_forecast(planted.daily, planted.end, ForecastParams(), planted.start).cache()
+
+
+def test_the_forecast_of_the_planted_history_beats_seasonal_naive_and_sees_the_emerging_topic(
+        planted: Planted, planted_forecast: DataFrame) -> None:
+    """gold.topic_forecast on the planted topics (acceptance of the forecast): over every
+    topic's rolling-origin backtest, MASE below the seasonal-naive forecast's and interval
+    coverage within 5 points of nominal; the emerging topic, a week after it starts (its
+    volume doubles every three days for about 16 days), is forecast to grow."""
+    params = ForecastParams()
+    forecast = planted_forecast.toPandas()
+    topics = planted.daily.select("topic_id").distinct().count()
+    per_series = forecast[forecast["horizon"] == 1]
+    assert len(per_series) == 2 * (topics + 1)  # every topic and the service, both metrics
+    for metric, group in per_series.groupby("metric"):
+        tested = group[group["backtest_points"] > 0]
+        points = tested["backtest_points"].sum()
+        coverage = {level: float((tested[f"backtest_coverage_{level}"] * tested["backtest_points"]).sum() / points)
+                    for level in (80, 95)}
+        mase, naive = tested["backtest_mase"].mean(), tested["backtest_naive_mase"].mean()
+        print(f"{metric}: {len(tested)} series backtested, MASE {mase:.3f} vs seasonal naive {naive:.3f}, "
+              f"coverage {coverage}")
+        assert mase < naive, metric
+        assert abs(coverage[80] - 0.80) <= 0.05 and abs(coverage[95] - 0.95) <= 0.05, (metric, coverage)
+
+    emerging = planted.scenarios["emerging_topic"]
+    origin = date.fromisoformat(emerging["starts_on"]) + timedelta(days=6)
+    early = build_topic_forecast(planted.daily.where(F.col("date") <= F.lit(origin)), origin, params,
+                                 planted.start).toPandas()
+    mine = early[(early["topic_label"] == emerging["topic"]) & (early["metric"] == "volume")].sort_values("horizon")
+    actual = planted.daily.where((F.col("topic_label") == emerging["topic"]) & (F.col("date") <= F.lit(origin))
+                                 & (F.col("date") > F.lit(origin - timedelta(days=7)))).agg(
+        F.sum("conversations")).first()[0]
+    print(f"emerging topic from {origin}: last 7 days {actual}, next 7 forecast {mine['forecast'].iloc[:7].sum():.0f}"
+          f" ({mine['model'].iloc[0]})")
+    assert mine["forecast"].iloc[6] > mine["forecast"].iloc[0]  # rising, not flat
+    assert mine["forecast"].iloc[:7].sum() > 1.5 * actual
+
+
+def test_the_forecast_suite_fails_on_broken_rows(planted_forecast: DataFrame, tmp_path: Path) -> None:
+    """gold_topic_forecast catches a duplicated row, an interval that does not hold its
+    forecast, a share above 1 and a target on or before the origin."""
+    from tests.conftest import make_config
+    from voicelake.quality import Validator, configured_suite
+
+    config = make_config(tmp_path / "home")
+    row = planted_forecast.where((F.col("topic_id") >= 0) & (F.col("metric") == "negative_share")).limit(1)
+    broken = planted_forecast.unionByName(row).unionByName(
+        row.withColumn("horizon", F.lit(99)).withColumn("lo_80", F.col("forecast") + 0.5)
+        .withColumn("hi_80", F.col("forecast") + 0.6).withColumn("hi_95", F.col("forecast") + 1.1)
+        .withColumn("target_date", F.col("date")))
+    outcome = Validator(config).run(configured_suite(config, "gold_topic_forecast"), broken, {})
+    assert {f"{f.expectation}({f.target})" for f in outcome.failures} == {
+        "expect_compound_columns_to_be_unique(date,topic_id,metric,horizon)",
+        "expect_column_pair_values_a_to_be_greater_than_b(forecast,lo_80)",
+        "expect_column_values_to_be_between(hi_95)",
+        "expect_column_pair_values_a_to_be_greater_than_b(target_date,date)"}
+    assert Validator(config).run(configured_suite(config, "gold_topic_forecast"), planted_forecast, {}).success
