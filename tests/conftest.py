@@ -1,24 +1,26 @@
-"""Shared fixtures: one local Spark session with Delta for the whole run, a fresh lake
+"""Shared fixtures: one local Spark session with Delta per pytest process, a fresh lake
 home per test, one generated lake shared by every module that needs realistic data
 (`shared_lake`: generated, ingested and built to silver once per run; `gold_lake`: that lake
-scored and built to gold once per run), a tiny encoder for
-model-lifecycle tests, and helpers to write landing files."""
+scored and built to gold once per run; both built by whichever pytest-xdist worker asks first
+and read by all), a tiny encoder for model-lifecycle tests, and helpers to write landing files."""
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from filelock import FileLock
 from pyspark.sql import SparkSession
 
 from tests.tiny_encoder import build_tiny_encoder
@@ -85,6 +87,31 @@ def write_jsonl(folder: Path, name: str, records: list[dict | str | bytes]) -> P
 
 # -- one generated lake for the whole run ----------------------------------------------------
 
+T = TypeVar("T")
+
+
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> T:
+    """``build(folder)`` run once for the whole pytest run, however many xdist workers need its
+    result: the first to ask builds it in a folder of the run's temp root while the others wait
+    on a file lock, then each reads the pickled result (the lake itself stays on disk, shared).
+    A worker's base temp is ``<run root>/popen-gwN``; without xdist the base temp is the root."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder = root / name
+    result = folder / "fixture.pickle"
+    with FileLock(f"{folder}.lock"):
+        if result.exists():
+            value: T = pickle.loads(result.read_bytes())
+            return value
+        if folder.exists():  # a build that failed half-way in another worker
+            shutil.rmtree(folder)
+        folder.mkdir()
+        value = build(folder)
+        result.write_bytes(pickle.dumps(value))
+        return value
+
+
 SHARED_LAKE_START = date(2026, 3, 1)
 SHARED_LAKE_DAYS = 10
 
@@ -121,15 +148,18 @@ def shared_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -
     ``shared_lake.copy(tmp_path / "home")``."""
     from voicelake.generator import GeneratorSettings, generate_history
 
-    config = make_config(tmp_path_factory.mktemp("shared-lake"))
-    answers_file = Path(config.home) / "answers.json"
-    generate_history(GeneratorSettings(
-        days=SHARED_LAKE_DAYS, customers=200, seed=11, start=SHARED_LAKE_START, landing=Path(config.lake.landing),
-        answers=answers_file, malformed_rate=0.01, workers=2))
-    ctx = JobContext(config, spark, Lake(spark, config))
-    results = ingest(ctx)
-    build_silver(ctx)
-    return SharedLake(config, results, json.loads(answers_file.read_text()))
+    def build(home: Path) -> SharedLake:
+        config = make_config(home)
+        answers_file = home / "answers.json"
+        generate_history(GeneratorSettings(
+            days=SHARED_LAKE_DAYS, customers=200, seed=11, start=SHARED_LAKE_START,
+            landing=Path(config.lake.landing), answers=answers_file, malformed_rate=0.01, workers=2))
+        ctx = JobContext(config, spark, Lake(spark, config))
+        results = ingest(ctx)
+        build_silver(ctx)
+        return SharedLake(config, results, json.loads(answers_file.read_text()))
+
+    return once_per_run(tmp_path_factory, "shared-lake", build)
 
 
 def small_lake(config: Config) -> Config:
@@ -158,14 +188,17 @@ def gold_lake(spark: SparkSession, shared_lake: SharedLake, tmp_path_factory: py
     from voicelake.models.taxonomy import load_taxonomy
     from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 
-    config = small_lake(shared_lake.copy(tmp_path_factory.mktemp("gold-lake") / "home"))
-    ctx = JobContext(config, spark, Lake(spark, config))
-    taxonomy = load_taxonomy()
-    truth = spark.read.json(str(shared_lake.home / TRUTH_DIR / "messages.jsonl"))
-    ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth, taxonomy.labels, taxonomy.positive,
-                                      taxonomy.negative), SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
-    written = build_gold(ctx)
-    return GoldLake(SharedLake(config, shared_lake.results, shared_lake.answers), written)
+    def build(folder: Path) -> GoldLake:
+        config = small_lake(shared_lake.copy(folder / "home"))
+        ctx = JobContext(config, spark, Lake(spark, config))
+        taxonomy = load_taxonomy()
+        truth = spark.read.json(str(shared_lake.home / TRUTH_DIR / "messages.jsonl"))
+        ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth, taxonomy.labels, taxonomy.positive,
+                                          taxonomy.negative), SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+        written = build_gold(ctx)
+        return GoldLake(SharedLake(config, shared_lake.results, shared_lake.answers), written)
+
+    return once_per_run(tmp_path_factory, "gold-lake", build)
 
 
 @pytest.fixture(scope="session")

@@ -85,8 +85,8 @@ def test_change_feed_versions_and_deletes_reach_silver(ctx: JobContext, tmp_path
     assert [r[0] for r in c.lake.read(SILVER_MESSAGES).select("message_id").collect()] == ["ticket:T2:description"]
 
 
-def test_a_date_with_nothing_to_write_reports_zero_rows(shared_lake, spark) -> None:
-    config = shared_lake.copy(Path(shared_lake.config.home).parent / "empty-date-home")
+def test_a_date_with_nothing_to_write_reports_zero_rows(shared_lake, spark, tmp_path: Path) -> None:
+    config = shared_lake.copy(tmp_path / "home")
     lake_ctx = JobContext(config, spark, Lake(spark, config))
     result = build_silver(lake_ctx, day=date(2025, 6, 1))  # long before the shared history
     assert (result.messages, result.conversations) == (0, 0)

@@ -1,73 +1,39 @@
 """Great Expectations gates on a small generated lake: clean data passes every suite; a
-planted violation fails its suite, sends the rows to quarantine, is recorded in
-gold.validation_results, and (for gold) leaves the published tables at their version."""
+planted violation fails its suite, sends the rows to quarantine and is recorded in
+gold.validation_results. The gold publishing gate (a failed gold validation leaves the
+published tables at their version) is in test_gold_gate.py, on its own copy of the lake."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import SHARED_LAKE_START, GoldLake, make_config, small_lake
-from voicelake.jobs.build_gold import build_gold
-from voicelake.jobs.validate import LAYERS, ValidationFailed, ValidationReport, main, validate
-from voicelake.lake import Lake
-from voicelake.runtime import JobContext
-from voicelake.schemas import (
-    GOLD_EMOTION_DAILY,
-    GOLD_SERVICE_DAILY,
-    QUARANTINE,
-    SILVER_MESSAGE_EMOTIONS,
-    SILVER_MESSAGES,
-    SOURCES,
-    VALIDATION_RESULTS,
+from tests.conftest import GoldLake, make_config
+from tests.jobs.gates import (
+    DAY,
+    failed_expectations,
+    gold_lake_copy,
+    outcome,
+    planted,
+    planted_everywhere,
+    quarantined,
+    recorded,
 )
-
-DAY = SHARED_LAKE_START + timedelta(days=8)  # about 50 customer messages that day; drift has a week of baseline
+from voicelake.jobs.validate import LAYERS, validate
+from voicelake.runtime import JobContext
+from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES, SOURCES
 
 
 @pytest.fixture(scope="module")
 def ctx(spark: SparkSession, gold_lake: GoldLake, tmp_path_factory: pytest.TempPathFactory) -> JobContext:
-    """A copy of the run's gold lake (generated, ingested, scored and built to gold once per run)."""
-    config = small_lake(gold_lake.lake.copy(tmp_path_factory.mktemp("validate") / "home"))
-    config = replace(config, validation=replace(config.validation, drift_min_messages=20))  # a small lake
-    return JobContext(config, spark, Lake(spark, config))
-
-
-@contextmanager
-def planted(ctx: JobContext, table: str, plant: Callable[[DeltaTable], None]) -> Iterator[None]:
-    """Change a table for one test, then restore its previous Delta version."""
-    delta = DeltaTable.forPath(ctx.spark, ctx.lake.location(table))
-    version = ctx.lake.version(table)
-    assert version is not None, f"{table} does not exist"
-    plant(delta)
-    try:
-        yield
-    finally:
-        delta.restoreToVersion(version)
-
-
-def quarantined(ctx: JobContext, suite: str, day: date = DAY) -> DataFrame:
-    return ctx.lake.read(QUARANTINE).where(F.col("batch_id") == f"validate:{suite}:{day}")
-
-
-def outcome(report: ValidationReport, suite: str):  # type: ignore[no-untyped-def]
-    return next(o for o in report.outcomes if o.suite.name == suite)
-
-
-def failed_expectations(report: ValidationReport, suite: str) -> set[str]:
-    return {f"{o.expectation}({o.target})" for o in outcome(report, suite).failures}
-
-
-def recorded(ctx: JobContext, report: ValidationReport) -> DataFrame:
-    return ctx.lake.read(VALIDATION_RESULTS).where(F.col("run_id") == report.run_id)
+    return gold_lake_copy(spark, gold_lake, tmp_path_factory.mktemp("validate"))
 
 
 def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
@@ -87,39 +53,12 @@ def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
     assert rows.where(~F.col("suite_success")).count() == 0
     # every suite is recorded, skipped ones too (topics: this lake has none yet)
     skipped = {o.suite.name for o in report.outcomes if not o.outcomes}
-    assert skipped == {"silver_message_topics", "gold_topic_daily", "gold_topic_alerts"}
+    assert skipped == {"silver_message_topics", "gold_topic_daily", "gold_topic_alerts", "gold_topic_forecast"}
     assert rows.select("suite").distinct().count() == len(ran) + len(skipped)
     assert rows.where(F.col("run_dates") != DAY.isoformat()).count() == 0
     index = Path(report.docs)
     assert index.exists() and "silver_messages" in index.read_text()
     assert any(Path(index.parent, "validations").rglob("*.html"))
-
-
-def test_bronze_suite_catches_a_record_without_its_required_id(ctx: JobContext) -> None:
-    table = "bronze.chat_messages"
-    bad = (ctx.lake.read(table).where(F.to_date("sent_at") == DAY).limit(1)
-           .withColumn("message_id", F.lit("planted-1")).withColumn("chat_id", F.lit(None).cast("string")))
-    with planted(ctx, table, lambda _: ctx.lake.append(bad, table)):
-        report = validate(ctx, ["bronze"], [DAY])
-        assert not report.success
-        assert failed_expectations(report, "bronze_chat_messages") == {
-            "expect_column_values_to_not_be_null(chat_id)"}
-        assert outcome(report, "bronze_tickets").success
-        rows = quarantined(ctx, "bronze_chat_messages").collect()
-        assert len(rows) == 1 and "planted-1" in rows[0]["raw_record"]
-        assert rows[0]["reason"] == ("expectation bronze_chat_messages."
-                                     "expect_column_values_to_not_be_null(chat_id) [critical]")
-        assert rows[0]["source"] == table
-        assert recorded(ctx, report).where(~F.col("success")).select("target").collect()[0][0] == "chat_id"
-
-
-@contextmanager
-def planted_everywhere(ctx: JobContext, plants: dict[str, Callable[[DeltaTable], None]]) -> Iterator[None]:
-    """Plant in several tables at once (one validation run covers them all), then restore each."""
-    with ExitStack() as stack:
-        for table, plant in plants.items():
-            stack.enter_context(planted(ctx, table, plant))
-        yield
 
 
 def test_every_bronze_suite_fails_on_a_record_without_its_key(ctx: JobContext) -> None:
@@ -132,9 +71,17 @@ def test_every_bronze_suite_fails_on_a_record_without_its_key(ctx: JobContext) -
 
     with planted_everywhere(ctx, {f"bronze.{s}": plant_for(s) for s in SOURCES}):
         report = validate(ctx, ["bronze"], [DAY])
+    assert not report.success
     for source, schema in SOURCES.items():
         assert failed_expectations(report, f"bronze_{source}") == {
             f"expect_column_values_to_not_be_null({schema.key})"}, report.summary()
+    # each bad record is in quarantine with the expectation it failed, and recorded
+    rows = quarantined(ctx, "bronze_chat_messages").collect()
+    assert len(rows) == 1 and rows[0]["source"] == "bronze.chat_messages"
+    assert rows[0]["reason"] == ("expectation bronze_chat_messages."
+                                 "expect_column_values_to_not_be_null(message_id) [critical]")
+    failed = recorded(ctx, report).where(~F.col("success") & (F.col("suite") == "bronze_chat_messages"))
+    assert [r[0] for r in failed.select("target").collect()] == ["message_id"]
 
 
 def test_message_counts_reconcile_bronze_silver_and_scores_per_date(ctx: JobContext) -> None:
@@ -187,17 +134,6 @@ def test_data_docs_show_failing_samples_redacted(spark: SparkSession, tmp_path: 
                     if p.is_file())
     assert "[PHONE]" in pages and "[EMAIL]" in pages
     assert "5551234567" not in pages and "bob@mail.example.org" not in pages
-
-
-def test_gold_suites_reconcile_messages_with_silver(ctx: JobContext) -> None:
-    def plus_one(delta: DeltaTable) -> None:
-        delta.update(F.col("date") == F.lit(DAY), {"messages": F.col("messages") + 1})
-
-    with planted_everywhere(ctx, {GOLD_SERVICE_DAILY: plus_one, GOLD_EMOTION_DAILY: plus_one}):
-        report = validate(ctx, ["gold"], [DAY])
-    for suite in ("gold_service_daily", "gold_emotion_daily"):
-        assert failed_expectations(report, suite) == {
-            "expect_column_pair_values_to_be_equal(date_messages,silver_messages)"}, report.summary()
 
 
 def test_silver_messages_suite_catches_duplicates_pii_and_misplaced_rows(ctx: JobContext) -> None:
@@ -266,53 +202,3 @@ def test_label_drift_warns_by_default_and_fails_when_configured(ctx: JobContext)
         report = validate(JobContext(strict, ctx.spark, ctx.lake), ["silver"], [DAY])
         assert not report.success
         assert failed_expectations(report, "emotion_drift") == {"expect_column_max_to_be_between(shift)"}
-
-
-def test_failed_gold_validation_leaves_gold_at_its_version(ctx: JobContext) -> None:
-    before = {t: ctx.lake.version(t) for t in (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)}
-    day_before = ctx.lake.read(GOLD_EMOTION_DAILY).where(F.col("date") == DAY).collect()
-
-    def plant(delta: DeltaTable) -> None:
-        delta.update(F.col("sent_date") == F.lit(DAY), {"label": F.lit("boredom")})
-
-    with planted(ctx, SILVER_MESSAGE_EMOTIONS, plant):
-        with pytest.raises(ValidationFailed) as failure:
-            build_gold(ctx, day=DAY)
-        assert {t: ctx.lake.version(t) for t in before} == before
-        assert ctx.lake.read(GOLD_EMOTION_DAILY).where(F.col("date") == DAY).collect() == day_before
-        message = str(failure.value)
-        assert "gold_emotion_daily" in message and "expect_column_values_to_be_in_set(label)" in message
-        assert "boredom" in message
-        rows = quarantined(ctx, "gold_emotion_daily").collect()
-        assert rows and all(r["source"] == GOLD_EMOTION_DAILY and '"label":"boredom"' in r["raw_record"]
-                            for r in rows)
-        failed = recorded(ctx, failure.value.report).where(~F.col("suite_success"))
-        assert {r[0] for r in failed.select("suite").distinct().collect()} == {"gold_emotion_daily"}
-
-    written = build_gold(ctx, day=DAY)  # clean again: validated and published
-    assert written[GOLD_EMOTION_DAILY] > 0
-    assert all(ctx.lake.version(t) == (before[t] or 0) + 1 for t in before)
-
-
-def test_a_day_without_data_is_not_published(ctx: JobContext) -> None:
-    before = ctx.lake.version(GOLD_SERVICE_DAILY)
-    with pytest.raises(ValidationFailed, match="expect_column_distinct_values_to_contain_set"):
-        build_gold(ctx, day=date(2026, 2, 1))
-    assert ctx.lake.version(GOLD_SERVICE_DAILY) == before
-
-
-def test_validate_command_exit_codes(ctx: JobContext, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("VOICELAKE_HOME", ctx.config.home)
-    assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 0
-    out = capsys.readouterr().out
-    assert "PASS  gold_service_daily" in out and f"Data Docs: {ctx.config.validation.data_docs_dir}" in out
-
-    def plant(delta: DeltaTable) -> None:
-        delta.update(F.col("date") == F.lit(DAY), {"messages": F.lit(-1)})
-
-    with planted(ctx, GOLD_SERVICE_DAILY, plant):
-        assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 1
-        err = capsys.readouterr().err
-        assert "FAIL  gold_service_daily" in err
-        assert "expect_column_pair_values_to_be_equal(date_messages,silver_messages)" in err
