@@ -7,7 +7,8 @@ SHELL  := /bin/bash
 PYTHON ?= python3.11
 VENV   := .venv
 # pytest processes of the fast tier, each with its own Spark driver; a test module stays in
-# one (its fixtures are built once). Most of a small Spark job's time is one driver thread
+# one (its fixtures are built once), in the order tests/conftest.py sets (--no-loadscope-reorder:
+# xdist would otherwise sort modules by test count). Most of a small Spark job's time is one driver thread
 # waiting on the JVM, so two overlap well even on two cores.
 TEST_WORKERS ?= 2
 PY     := $(VENV)/bin/python
@@ -48,7 +49,7 @@ run: install
 test: install
 	$(VENV)/bin/ruff check voicelake jobs models dags tests bench
 	@log=$$(mktemp -d); $(VENV)/bin/mypy > $$log/mypy 2>&1 & mypy_pid=$$!; \
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile 2>&1 | tee $$log/pytest; pytest_rc=$${PIPESTATUS[0]}; \
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder 2>&1 | tee $$log/pytest; pytest_rc=$${PIPESTATUS[0]}; \
 	wait $$mypy_pid; mypy_rc=$$?; \
 	echo "== mypy (exit $$mypy_rc)"; cat $$log/mypy; \
 	echo "== pytest exit $$pytest_rc, mypy exit $$mypy_rc"; tail -n 1 $$log/pytest; rm -rf $$log; \

@@ -86,8 +86,7 @@ def test_validate_command_exit_codes(ctx: JobContext, monkeypatch: pytest.Monkey
 
     with planted(ctx, GOLD_SERVICE_DAILY, plant):
         assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 1
-        captured = capsys.readouterr()
-        assert "PASS  gold_emotion_daily" in captured.out
-        assert f"Data Docs: {ctx.config.validation.data_docs_dir}" in captured.out
-        assert "FAIL  gold_service_daily" in captured.err
-        assert "expect_column_pair_values_to_be_equal(date_messages,silver_messages)" in captured.err
+        err = capsys.readouterr().err  # a failed run reports on stderr: every suite, and where the docs are
+        assert "PASS  gold_emotion_daily" in err and f"Data Docs: {ctx.config.validation.data_docs_dir}" in err
+        assert "FAIL  gold_service_daily" in err
+        assert "expect_column_pair_values_to_be_equal(date_messages,silver_messages)" in err

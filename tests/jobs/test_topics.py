@@ -180,13 +180,12 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored:
         "expect_column_pair_values_a_to_be_greater_than_b(observed,expected)"}
 
     # the forecast: from the lake's last day, every topic and the service, both metrics, 14 days
-    forecast = marts[GOLD_TOPIC_FORECAST].cache()
+    forecast = marts[GOLD_TOPIC_FORECAST].toPandas()
     last = ctx.lake.read(SILVER_MESSAGE_TOPICS).agg(F.max("sent_date")).first()[0]
     topics = daily.select("topic_id").distinct().count()
-    assert forecast.count() == (topics + 1) * 2 * 14
-    assert {r[0] for r in forecast.select("date").distinct().collect()} == {last}
-    service = forecast.where((F.col("topic_id") == -1) & (F.col("metric") == "volume") & (F.col("horizon") == 1))
-    assert service.first()["last_7_days"] == pytest.approx(
+    assert len(forecast) == (topics + 1) * 2 * 14 and set(forecast["date"]) == {last}
+    service = forecast[(forecast["topic_id"] == -1) & (forecast["metric"] == "volume") & (forecast["horizon"] == 1)]
+    assert service["last_7_days"].iloc[0] == pytest.approx(
         daily.where(F.col("date") > F.lit(last - timedelta(days=7))).agg(F.sum("conversations")).first()[0] / 7)
     assert outcomes["gold_topic_forecast"].success, report.summary()
     # a dated run forecasts from its last date (the lake's last day, if earlier) and replaces that partition
@@ -196,12 +195,11 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored:
     # its backtest goes to MLflow (10 days hold no backtest window: the series are counted)
     import mlflow
 
-    logged = log_forecast_backtest(ctx.config, forecast)
+    logged = log_forecast_backtest(ctx.config, marts[GOLD_TOPIC_FORECAST])
     assert logged["volume_series"] == logged["negative_share_series"] == topics + 1
     runs = mlflow.search_runs(filter_string="attributes.run_name = 'topic-forecast-backtest'")
     assert len(runs) == 1 and runs.iloc[0]["params.horizon_days"] == "14"
     assert runs.iloc[0]["metrics.volume_series"] == topics + 1
-    forecast.unpersist()
     daily.unpersist()
 
 

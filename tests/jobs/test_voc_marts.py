@@ -16,7 +16,7 @@ import pytest
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import GoldLake, SharedLake, small_lake
+from tests.conftest import SHARED_LAKE_START, GoldLake, SharedLake, small_lake
 from voicelake.generator.judge import agent_order, read_truth, shift_sign_agreement, trust_agreement
 from voicelake.jobs.build_gold import build_gold
 from voicelake.jobs.insights import agent_lines, insights
@@ -133,7 +133,7 @@ def test_insights_names_no_agent_when_the_week_shows_no_empathy_at_all() -> None
 
 def test_each_broken_voc_mart_fails_its_own_suite_and_leaves_gold_as_it_was(
         voc: tuple[JobContext, dict], monkeypatch: pytest.MonkeyPatch) -> None:
-    """One planted violation per mart, each caught by its own suite in the same build."""
+    """One planted violation per mart, each caught by its own suite in the same (dated) build."""
     ctx, _ = voc
     import voicelake.jobs.build_gold as job
 
@@ -153,7 +153,7 @@ def test_each_broken_voc_mart_fails_its_own_suite_and_leaves_gold_as_it_was(
     monkeypatch.setattr(job, "build_voc_marts", broken)
     before = {t: ctx.lake.version(t) for t in VOC}
     with pytest.raises(ValidationFailed) as failed:
-        build_gold(ctx)
+        build_gold(ctx, day=SHARED_LAKE_START + timedelta(days=8))  # its week's and month's marts
     failing = {o.suite.name for o in failed.value.report.outcomes if not o.success}
     assert failing == {"gold_" + t.split(".", 1)[1] for t in plants}
     assert {t: ctx.lake.version(t) for t in VOC} == before
