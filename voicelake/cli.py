@@ -44,6 +44,7 @@ LOCAL_COMMANDS: dict[str, str] = {
     "tables": "list every table with its row count and Delta version",
     "promote": "move @champion to @challenger if it is better on the same evaluation set",
     "models": "list registered model versions with aliases and key metrics",
+    "train-suggestions": "train the suggestion detector, log to MLflow, register it, promote it if better",
     "run": "generate a sample history and run the daily Airflow DAG over it (embedded Airflow, "
            "local Spark); bootstrap a model first when there is no champion",
     "run-dag": "run voicelake_daily or voicelake_retrain once in-process with the embedded Airflow",
@@ -385,8 +386,26 @@ def cmd_promote(argv: Sequence[str]) -> int:
     return 0
 
 
+def train_suggestion_detector(env: str | None = None) -> dict[str, Any]:
+    """Train, register and (when better) promote the suggestion detector; the outcome as a dict."""
+    from voicelake.models.suggestion_registry import train_suggestions
+
+    result = train_suggestions(load_config(env))
+    return {"version": result.version, "promoted": result.promoted, "reason": result.reason,
+            "eval_f1": result.metrics["eval_f1"], "trained_on": ",".join(result.sources)}
+
+
+def cmd_train_suggestions(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="voicelake train-suggestions", description=LOCAL_COMMANDS["train-suggestions"])
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    train_suggestion_detector(args.env)
+    return 0
+
+
 def cmd_models(argv: Sequence[str]) -> int:
     from voicelake.models.registry import configure_mlflow, list_versions
+    from voicelake.models.suggestion_registry import list_suggestion_versions
 
     p = argparse.ArgumentParser(prog="voicelake models", description=LOCAL_COMMANDS["models"])
     p.add_argument("--env", default=None)
@@ -397,14 +416,20 @@ def cmd_models(argv: Sequence[str]) -> int:
     rows = list_versions(config)
     if not rows:
         print(f"no versions of {config.mlflow.model_name} yet: run `voicelake train`")
-        return 0
-    print(format_rows(list(rows[0]), [tuple(r.values()) for r in rows], args.format))
+    else:
+        print(format_rows(list(rows[0]), [tuple(r.values()) for r in rows], args.format))
+    suggestions = list_suggestion_versions(config)
+    if args.format == "table":
+        print(f"\n{config.suggestions.model_name}:" if suggestions else
+              f"\nno versions of {config.suggestions.model_name} yet: run `voicelake train-suggestions`")
+    if suggestions:
+        print(format_rows(list(suggestions[0]), [tuple(r.values()) for r in suggestions], args.format))
     return 0
 
 
 LOCAL_HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
     "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run, "run-dag": cmd_run_dag,
-    "promote": cmd_promote, "models": cmd_models,
+    "promote": cmd_promote, "models": cmd_models, "train-suggestions": cmd_train_suggestions,
 }
 
 

