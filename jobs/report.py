@@ -63,10 +63,12 @@ def health_line(r: Row) -> str:
     base = ("no baseline yet" if r["baseline_negative_share"] is None
             else f"baseline {100 * r['baseline_negative_share']:.0f}%")
     parts = [f"negative share {share} of {r['customer_messages']} customer messages ({base})"]
+    values = r.asDict()  # a table published before a column was added has no such field
     for column, what in (("incidents_with_impact", "incidents"), ("unexplained_spikes", "unexplained spikes"),
-                         ("releases_hurt", "releases that hurt"), ("top_alerts", "alerts")):
-        if r[column]:
-            parts.append(f"{what}: {', '.join(r[column])}")
+                         ("releases_hurt", "releases that hurt"), ("top_alerts", "alerts"),
+                         ("forecast_risks", "forecast to grow")):
+        if values.get(column):
+            parts.append(f"{what}: {', '.join(values[column])}")
     reasons = "; ".join(r["attention"])
     return (f"ATTENTION ({reasons})" if r["status"] == "attention" else "ok") + " - " + "; ".join(parts)
 

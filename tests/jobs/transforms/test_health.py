@@ -1,5 +1,6 @@
 """gold.health_check from inline marts: a quiet day says ok, a day with a complaint rise, an
-incident, an unexplained spike, a release that hurt and a high alert names each reason; a
+incident, an unexplained spike, a release that hurt, a high alert and a topic forecast to grow
+names each reason; a
 mart that is not built leaves its columns empty."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from voicelake.config import ConfigError
 from voicelake.jobs.transforms.health import HealthParams, build_health_check
+from voicelake.jobs.transforms.topic_forecast import ForecastParams, forecast_risks
 
 START = date(2026, 3, 2)  # a Monday
 BAD = START + timedelta(days=8)
@@ -51,10 +53,18 @@ def test_a_quiet_day_is_ok_and_a_bad_day_names_every_reason(spark: SparkSession)
          (START + timedelta(days=7), "chat", "Atlas", 10.0, 1.0, 19.0, 100, "ok")],
         "week date, channel string, product string, emotion_index double, emotion_index_low double, "
         "emotion_index_high double, active_customers long, status string")
+    # forecast from BAD: login loop grows (5 a day after 2), billing stays, the service and a tiny topic don't count
+    forecast = spark.createDataFrame(
+        [(BAD, topic, label, "volume", h, value, value - 1.0, last) for topic, label, value, last in (
+            (3, "login loop", 5.0, 2.0), (4, "billing", 10.0, 10.0), (-1, "(all topics)", 90.0, 40.0),
+            (5, "tiny", 1.0, 0.1)) for h in range(1, 15)]
+        + [(BAD, 3, "login loop", "negative_share", h, 0.9, 0.8, 0.2) for h in range(1, 15)],
+        "date date, topic_id int, topic_label string, metric string, horizon int, forecast double, lo_80 double, "
+        "last_7_days double")
     rows = {r["date"]: r for r in build_health_check(
         daily, [START + timedelta(days=i) for i in range(1, 10)], HealthParams(), emotion_index=index,
         topic_alerts=alerts, incident_impact=incidents, unexplained_spikes=spikes, release_impact=releases,
-        service_gaps=gaps).collect()}
+        service_gaps=gaps, forecast_risks=forecast_risks(forecast, ForecastParams())).collect()}
     assert sorted(rows) == [START + timedelta(days=i) for i in range(1, 10)]  # the run's dates only
     early = rows[START + timedelta(days=1)]
     assert early["baseline_days"] == 1 and early["baseline_negative_share"] is None and early["status"] == "ok"
@@ -66,7 +76,9 @@ def test_a_quiet_day_is_ok_and_a_bad_day_names_every_reason(spark: SparkSession)
     assert bad["negative_share"] == pytest.approx(0.6) and bad["baseline_negative_share"] == pytest.approx(0.2)
     assert bad["negative_rise"] and bad["status"] == "attention"
     assert bad["attention"] == ["negative share rose", "incident with customer impact",
-                                "complaint spike no incident explains", "a release hurt", "high topic alert"]
+                                "complaint spike no incident explains", "a release hurt", "high topic alert",
+                                "a topic is forecast to grow"]
+    assert bad["forecast_risks"] == ["login loop: 35 expected in the next days (14 at the last 7 days' rate)"]
     assert (bad["new_alerts"], bad["high_alerts"]) == (2, 1)
     assert bad["top_alerts"] == ["spike high: wifi drops (volume)", "spike medium: billing (volume)"]
     assert bad["incidents_with_impact"] == ["INC-1"] and bad["unexplained_spikes"] == ["Pulse 13:00"]
@@ -75,8 +87,10 @@ def test_a_quiet_day_is_ok_and_a_bad_day_names_every_reason(spark: SparkSession)
         ("Atlas", 12.5, -7.5)]  # against the week before
     # the day after the release: hurt too, and nothing else
     assert rows[BAD - timedelta(days=1)]["attention"] == ["a release hurt"]
+    assert rows[BAD - timedelta(days=1)]["forecast_risks"] == []  # forecast from BAD only
     assert rows[BAD - timedelta(days=1)]["top_alerts"] == ["sustained_rise low: billing (negative_share)"]
 
     alone = build_health_check(daily, [BAD], HealthParams()).first()
     assert alone is not None and alone["attention"] == ["negative share rose"]
     assert alone["incidents_with_impact"] == [] and alone["new_alerts"] == 0 and alone["top_gaps"] == []
+    assert alone["forecast_risks"] == []
