@@ -1,10 +1,10 @@
-"""The emotion model as a Spark UDF.
+"""Registered pyfunc models (the emotion model, the suggestion detector) as Spark UDFs.
 
-`emotion_udf` resolves the champion to a concrete model version on the driver, ships the
-model's files to every executor with ``SparkContext.addFile``, and returns an iterator
-pandas UDF that loads the model once per Python worker (a process-level cache that
-survives across tasks and batches with Spark's worker reuse) and scores each Arrow batch
-length-sorted. Torch uses as many threads as the task has cores (``spark.task.cpus``).
+`resolve_model` resolves an alias to a concrete model version on the driver; `pyfunc_udf`
+ships the model's files to every executor with ``SparkContext.addFile`` and returns an
+iterator pandas UDF that loads the model once per Python worker (a process-level cache that
+survives across tasks and batches with Spark's worker reuse) and predicts each Arrow batch.
+Torch uses as many threads as the task has cores (``spark.task.cpus``).
 """
 
 from __future__ import annotations
@@ -65,16 +65,15 @@ def resolve_model(model_uri: str) -> ResolvedModel:
     uri = f"models:/{name}/{mv.version}"
     local = mlflow.artifacts.download_artifacts(uri)
     info = mlflow.models.Model.load(os.path.join(local, "MLmodel"))
-    labels = list(info.flavors["python_function"]["config"]["labels"])
+    labels = list((info.flavors["python_function"].get("config") or {}).get("labels", []))  # the emotion model's
     return ResolvedModel(name, str(mv.version), uri, local, labels)
 
 
-def emotion_udf(spark: SparkSession, model: ResolvedModel):  # type: ignore[no-untyped-def]
-    """A pandas UDF text -> struct(label, p_*, valence, confidence, input_status)."""
+def pyfunc_udf(spark: SparkSession, model: ResolvedModel, schema: str):  # type: ignore[no-untyped-def]
+    """A pandas UDF text -> struct(``schema``): the model's predict on a ``text`` column."""
     spark.sparkContext.addFile(model.local_path, recursive=True)
     local_name = os.path.basename(model.local_path.rstrip("/"))
     threads = int(spark.conf.get("spark.task.cpus", "1") or 1)
-    schema = result_schema(model.labels)
 
     @F.pandas_udf(schema)  # type: ignore[call-overload]
     def score(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
@@ -85,6 +84,11 @@ def emotion_udf(spark: SparkSession, model: ResolvedModel):  # type: ignore[no-u
     return score
 
 
+def emotion_udf(spark: SparkSession, model: ResolvedModel):  # type: ignore[no-untyped-def]
+    """A pandas UDF text -> struct(label, p_*, valence, confidence, input_status)."""
+    return pyfunc_udf(spark, model, result_schema(model.labels))
+
+
 def score_column(spark: SparkSession, model: ResolvedModel, text: Column) -> Column:
-    """The UDF applied to a text column."""
+    """The emotion UDF applied to a text column."""
     return emotion_udf(spark, model)(text)

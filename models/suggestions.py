@@ -36,6 +36,7 @@ from mlflow.pyfunc import PythonModel
 from voicelake.models.datasets import stable_fraction
 from voicelake.models.topics import DEFAULT_ENCODER
 
+SUGGESTION_SCHEMA = "is_suggestion boolean, suggestion_probability double, suggestion_sentence string"
 SEMEVAL_TRAIN = "semeval2019_task9_train.csv"
 SEMEVAL_TRIAL_TEST = "semeval2019_task9_trial_test.csv"
 

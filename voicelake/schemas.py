@@ -132,6 +132,7 @@ SILVER_MESSAGE_EMOTIONS = "silver.message_emotions"
 SILVER_LABEL_FEEDBACK = "silver.label_feedback"
 SILVER_MESSAGE_EMBEDDINGS = "silver.message_embeddings"  # conversation openings, once per encoder
 SILVER_MESSAGE_TOPICS = "silver.message_topics"
+SILVER_MESSAGE_SUGGESTIONS = "silver.message_suggestions"  # customer messages read by the suggestion detector
 SILVER_INCIDENTS = "silver.incidents"  # reference tables, rebuilt whole by every silver build
 SILVER_RELEASES = "silver.releases"
 GOLD_SERVICE_DAILY = "gold.service_daily"

@@ -116,3 +116,38 @@ def test_an_equal_challenger_does_not_replace_the_champion(seeded) -> None:  # t
         assert not second.promoted and str(champion.version) == "1" and "champion v1" in second.reason
     else:
         assert not second.promoted and champion is None and "baseline" in second.reason
+
+
+def test_scoring_reads_customer_messages_with_the_champion_once(seeded, spark) -> None:  # type: ignore[no-untyped-def]
+    """`voicelake score`'s suggestion step: customer messages only, each once per detector
+    version, with the version on the row; nothing without a champion."""
+    from datetime import date
+
+    from voicelake.jobs.score import score_suggestions
+    from voicelake.lake import Lake
+    from voicelake.runtime import JobContext
+    from voicelake.schemas import SILVER_MESSAGE_SUGGESTIONS, SILVER_MESSAGES
+
+    config, first, _ = seeded
+    ctx = JobContext(config, spark, Lake(spark, config))
+    day = date(2026, 1, 5)
+    rows = [("m1", "customer", "It would be great if the app had an offline mode."),
+            ("m2", "customer", "My order never arrived."),
+            ("m3", "agent", "You could try restarting it, maybe add a new password too."),
+            ("m4", "customer", "")]
+    ctx.lake.overwrite(spark.createDataFrame([(*r, day) for r in rows],
+                                             "message_id string, author_role string, text string, sent_date date"),
+                       SILVER_MESSAGES, partition_by=["sent_date"])
+    champion = version_by_alias(config, config.mlflow.champion_alias, config.suggestions.model_name)
+    result = score_suggestions(ctx, day=day)
+    if champion is None:
+        assert result is None and not ctx.lake.exists(SILVER_MESSAGE_SUGGESTIONS)
+        return
+    assert result is not None and (result.scored, result.skipped) == (3, 0)
+    out = {r["message_id"]: r for r in ctx.lake.read(SILVER_MESSAGE_SUGGESTIONS).collect()}
+    assert set(out) == {"m1", "m2", "m4"}  # agents' messages are not read
+    assert out["m1"]["is_suggestion"] and not out["m2"]["is_suggestion"] and not out["m4"]["is_suggestion"]
+    assert out["m1"]["suggestion_sentence"] == rows[0][2] and out["m4"]["suggestion_probability"] is None
+    assert {r["model_version"] for r in out.values()} == {str(champion.version)}
+    again = score_suggestions(ctx, day=day)
+    assert again is not None and (again.scored, again.skipped) == (0, 3)
