@@ -56,9 +56,10 @@ test: install
 	test $$pytest_rc -eq 0 -a $$mypy_rc -eq 0
 
 # The end-to-end tier: `voicelake` processes with their own JVMs (both DAGs as `make run` runs
-# them, spark-submit, kill -9 crash drills, the wheel in a fresh venv, day-by-day late data).
+# them, spark-submit, kill -9 crash drills, the wheel in a fresh venv, day-by-day late data), and
+# the multi-layer scenarios that take minutes each (marker `scenario`).
 test-e2e: install
-	$(VENV)/bin/pytest -q -m e2e
+	$(VENV)/bin/pytest -q -m "e2e or scenario"
 
 lint: install
 	$(VENV)/bin/ruff check voicelake jobs models dags tests bench

@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from pyspark.sql import functions as F
 
@@ -28,6 +29,7 @@ def conversations(ctx: JobContext) -> dict:
     return {r["conversation_id"]: r for r in ctx.lake.read(SILVER_CONVERSATIONS).collect()}
 
 
+@pytest.mark.scenario
 def test_late_records_and_replies_after_midnight_reach_silver_and_gold(ctx: JobContext) -> None:
     landing = Path(ctx.config.lake.landing) / "chat_messages"
     write_jsonl(landing, f"{D}.jsonl", [chat("m1", "c1", "customer", "2026-01-05T23:58:00Z")])
@@ -58,6 +60,7 @@ def test_late_records_and_replies_after_midnight_reach_silver_and_gold(ctx: JobC
     assert gold[(D1, "chat")]["conversations"] == 1
 
 
+@pytest.mark.scenario
 def test_change_feed_versions_and_deletes_reach_silver(ctx: JobContext, tmp_path: Path) -> None:
     source = str(tmp_path / "helpdesk_tickets")
     schema = "ticket_id string, customer_id string, status string, description string, created_at timestamp"

@@ -7,6 +7,7 @@ import hmac
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from pyspark.sql import functions as F
 
 from tests.conftest import write_jsonl
@@ -45,6 +46,7 @@ def _strings_in(path: Path) -> str:
     return path.read_bytes().decode("utf-8", "replace")
 
 
+@pytest.mark.scenario
 def test_forget_removes_a_customer_from_every_file(ctx: JobContext) -> None:
     _history(Path(ctx.config.lake.landing))
     ingest(ctx)

@@ -206,6 +206,7 @@ def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored:
 FIRST_VERSIONS = ("3.1", "5.0", "2.0", "2026.1")  # shipped 120 days before every generated history
 
 
+@pytest.mark.scenario
 def test_the_incident_and_release_marts_reconcile_with_silver_and_their_suites_can_fail(
         scored: JobContext, shared_lake: SharedLake) -> None:
     """On the 10-day lake no incident has a baseline week yet: every incident gets its row
