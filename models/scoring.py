@@ -10,6 +10,7 @@ Torch uses as many threads as the task has cores (``spark.task.cpus``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,24 @@ class ResolvedModel:
     labels: list[str]
 
 
+def _uniquely_named(local: str, name: str, version: str) -> str:
+    """A copy of the model folder under a name no other model shares. ``addFile`` ships a
+    folder under its base name, and Spark refuses a second folder of that name with other
+    contents: MLflow's folders are all called ``artifacts``, so the emotion model and the
+    suggestion detector (or two registries' version 1) would collide in one session."""
+    import atexit
+    import hashlib
+    import shutil
+    import tempfile
+
+    digest = hashlib.sha1(os.path.abspath(local).encode()).hexdigest()[:12]
+    folder = tempfile.mkdtemp(prefix="voicelake-model-")
+    atexit.register(shutil.rmtree, folder, True)  # Spark keeps its own copy of what addFile shipped
+    target = os.path.join(folder, f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-v{version}-{digest}")
+    shutil.copytree(local, target)
+    return target
+
+
 def resolve_model(model_uri: str) -> ResolvedModel:
     """Download a registered model (alias or version URI) and read its labels."""
     import mlflow
@@ -63,7 +82,7 @@ def resolve_model(model_uri: str) -> ResolvedModel:
         name, _, number = model_uri[len("models:/"):].partition("/")
         mv = client.get_model_version(name, number)
     uri = f"models:/{name}/{mv.version}"
-    local = mlflow.artifacts.download_artifacts(uri)
+    local = _uniquely_named(mlflow.artifacts.download_artifacts(uri), name, str(mv.version))
     info = mlflow.models.Model.load(os.path.join(local, "MLmodel"))
     labels = list((info.flavors["python_function"].get("config") or {}).get("labels", []))  # the emotion model's
     return ResolvedModel(name, str(mv.version), uri, local, labels)
