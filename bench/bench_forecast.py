@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -25,6 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from planted_histories import seasonal_topic_daily  # noqa: E402
 
 
 def backtest_figures(forecast: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -112,17 +117,7 @@ def main() -> None:
                   f"{min(r['coverage_95'] for r in runs):.3f}-{max(r['coverage_95'] for r in runs):.3f}")
 
         # speed: many seasonal series through the same Spark path
-        rng = np.random.default_rng(0)
-        dates = [start + timedelta(days=i) for i in range(args.days)]
-        profile = np.array([1.0 if d.weekday() < 5 else 0.4 for d in dates])
-        means = rng.lognormal(1.5, 1.0, size=args.series)
-        rows = pd.DataFrame({
-            "date": np.tile(dates, args.series), "topic_id": np.repeat(np.arange(args.series), args.days),
-            "topic_label": "topic", "conversations": rng.poisson(np.outer(means, profile)).ravel()})
-        rows["negative_messages"] = rng.binomial(rows["conversations"], 0.25)
-        rows["scored_messages"] = rows["conversations"]
-        frame = spark.createDataFrame(rows).withColumn("topic_id", F.col("topic_id").cast("int")).cache()
-        frame.count()
+        frame = seasonal_topic_daily(spark, start, args.days, args.series)
         t0 = time.perf_counter()
         forecast = build_topic_forecast(frame, end, params, start).toPandas()
         seconds = time.perf_counter() - t0

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).parent))
+
+from planted_histories import seasonal_topic_daily  # noqa: E402
 
 
 def main() -> None:
@@ -38,7 +40,6 @@ def main() -> None:
     parser.add_argument("--model-customers", type=int, default=2000)
     args = parser.parse_args()
 
-    from pyspark.sql import functions as F
 
     from voicelake.config import load_config
     from voicelake.generator import GeneratorSettings, generate_history
@@ -76,17 +77,7 @@ def main() -> None:
               f"{false_total / days_total * 1500:.2f} per 30 days per 50 series (target <= 1)")
 
         # speed: many seasonal series through the same Spark path
-        rng = np.random.default_rng(0)
-        dates = [start + timedelta(days=i) for i in range(args.days)]
-        profile = np.array([1.0 if d.weekday() < 5 else 0.4 for d in dates])
-        means = rng.lognormal(1.5, 1.0, size=args.series)
-        rows = pd.DataFrame({
-            "date": np.tile(dates, args.series), "topic_id": np.repeat(np.arange(args.series), args.days),
-            "topic_label": "topic", "conversations": rng.poisson(np.outer(means, profile)).ravel()})
-        rows["negative_messages"] = rng.binomial(rows["conversations"], 0.25)
-        rows["scored_messages"] = rows["conversations"]
-        frame = spark.createDataFrame(rows).withColumn("topic_id", F.col("topic_id").cast("int")).cache()
-        frame.count()
+        frame = seasonal_topic_daily(spark, start, args.days, args.series)
         t0 = time.perf_counter()
         n = build_topic_alerts(frame, None, params, start, end).count()
         seconds = time.perf_counter() - t0

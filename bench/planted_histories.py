@@ -1,7 +1,8 @@
-"""The loop bench_incidents.py and bench_releases.py share: for each (customers, seed), a
-generated history's conversation openings as planted (`planted_openings`: what a perfect
-emotion and topic model give, so the figures judge a mart, not the models) and its scenarios,
-on one local Spark session."""
+"""What the benches share: the loop bench_incidents.py and bench_releases.py run (for each
+(customers, seed), a generated history's conversation openings as planted
+(`planted_openings`: what a perfect emotion and topic model give, so the figures judge a
+mart, not the models) and its scenarios, on one local Spark session), and the synthetic
+seasonal topic series bench_topic_alerts.py and bench_forecast.py time their marts on."""
 
 from __future__ import annotations
 
@@ -56,3 +57,26 @@ def planted_histories(args: argparse.Namespace) -> Iterator[PlantedHistory]:
                                      json.loads((root / "answers.json").read_text())["scenarios"], spark)
                 openings.unpersist()
         spark.stop()
+
+
+def seasonal_topic_daily(spark: Any, start: date, days: int, series: int, seed: int = 0) -> Any:
+    """gold.topic_daily's shape for ``series`` synthetic topics over ``days`` days: Poisson
+    volumes with log-normal means and weekends at 40% of weekdays, a quarter negative; cached."""
+    from datetime import timedelta
+
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(seed)
+    dates = [start + timedelta(days=i) for i in range(days)]
+    profile = np.array([1.0 if d.weekday() < 5 else 0.4 for d in dates])
+    means = rng.lognormal(1.5, 1.0, size=series)
+    rows = pd.DataFrame({
+        "date": np.tile(dates, series), "topic_id": np.repeat(np.arange(series), days),
+        "topic_label": "topic", "conversations": rng.poisson(np.outer(means, profile)).ravel()})
+    rows["negative_messages"] = rng.binomial(rows["conversations"], 0.25)
+    rows["scored_messages"] = rows["conversations"]
+    frame = spark.createDataFrame(rows).withColumn("topic_id", F.col("topic_id").cast("int")).cache()
+    frame.count()
+    return frame

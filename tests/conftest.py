@@ -188,7 +188,8 @@ def shared_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -
 def small_lake(config: Config) -> Config:
     """Settings for the 10-day shared lake: few survey answers a week; fewer bootstrap
     replicates keep the suite fast."""
-    return replace(config, voc=replace(config.voc, min_respondents=5, min_customers=5, bootstrap_replicates=50))
+    return replace(config, voc=replace(config.voc, min_respondents=5, min_customers=5, bootstrap_replicates=50),
+                   incidents=replace(config.incidents, releases={**config.incidents.releases, "bootstrap": 200}))
 
 
 @dataclass(frozen=True)
