@@ -51,13 +51,15 @@ def _topic_span(ctx: JobContext) -> tuple[date, date] | None:
     return None if span is None or span[0] is None else (span[0], span[1])
 
 
+def _origin(last_topic_day: date, dates: Sequence[date] | None) -> date:
+    return last_topic_day if dates is None else min(max(dates), last_topic_day)
+
+
 def forecast_origin(ctx: JobContext, dates: Sequence[date] | None) -> date | None:
     """The day a run's forecast is made from: its last date, or the lake's last day of topics
     when that is earlier or the run rebuilds everything (None: no topics yet)."""
     span = _topic_span(ctx) if ctx.lake.exists(SILVER_MESSAGE_TOPICS) else None
-    if span is None:
-        return None
-    return span[1] if dates is None else min(max(dates), span[1])
+    return None if span is None else _origin(span[1], dates)
 
 
 def negative_valence(ctx: JobContext) -> float:
@@ -83,11 +85,11 @@ def build_topic_marts(ctx: JobContext, dates: Sequence[date] | None,
     cached = [] if cached is None else cached
     if not (ctx.lake.exists(SILVER_MESSAGE_TOPICS) and ctx.lake.exists(SILVER_MESSAGE_EMOTIONS)):
         return {}
-    span = _topic_span(ctx)
-    origin = forecast_origin(ctx, dates)
-    if span is None or origin is None:
+    span = _topic_span(ctx)  # one read of the topics' dates serves the alerts and the forecast's origin
+    if span is None:
         return {}
     lake_start, lake_end = span
+    origin = _origin(lake_end, dates)
     params, forecast = alert_params(ctx), forecast_params(ctx.config)
     if dates is None:
         history = _daily(ctx, None, None).cache()
