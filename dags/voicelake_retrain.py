@@ -1,10 +1,10 @@
 """
 ### voicelake_retrain
 
-Keeps the emotion model fresh, weekly and on demand:
+Keeps the models fresh, weekly and on demand:
 
-`package_code` -> `refit_topics` -> `train_evaluate_register` -> `promote_if_better` ->
-`rescore_window` -> `rescore_recent`
+`package_code` -> `refit_topics` -> `train_suggestions` -> `train_evaluate_register` ->
+`promote_if_better` -> `rescore_window` -> `rescore_recent`
 
 * `train_evaluate_register` (spark-submit `jobs/train_model.py`) assembles the training set
   (public data from `model.data` + human labels in `silver.label_feedback`), fine-tunes the
@@ -19,6 +19,10 @@ Keeps the emotion model fresh, weekly and on demand:
   promotes it when it describes the sample at least as closely as the champion, keeps the
   ids of the clusters it finds again, and re-assigns every customer message. On a lake
   without silver messages yet (the bootstrap run) it does nothing.
+* `train_suggestions` trains the suggestion detector (`suggestions.data_dir`: SemEval-2019
+  Task 9, else the project's seed set), registers it as `voicelake-suggestions@challenger` and
+  promotes it when it beats the champion's F1 (the first one: the TF-IDF baseline's); the
+  daily `score` task applies the champion.
 * Params: `max_train_rows` (cap on public rows, 0 = config), `epochs` (0 = config),
   `bootstrap` (small first model: what `voicelake run` uses when there is no champion).
 """
@@ -50,6 +54,12 @@ with DAG(
 ) as dag:
 
     @task
+    def train_suggestions() -> dict[str, Any]:
+        from voicelake.cli import train_suggestion_detector  # heavy imports at run time only
+
+        return train_suggestion_detector()
+
+    @task
     def promote_if_better() -> dict[str, Any]:
         from voicelake.cli import promote_challenger  # heavy imports at run time only
 
@@ -69,4 +79,4 @@ with DAG(
     rescore = spark_job("rescore_recent", "score", [
         "--rescore", "--last-days", "{{ ti.xcom_pull(task_ids='rescore_window') }}"])
     refit_topics = spark_job("refit_topics", "topics", ["--refit"])
-    chain(package_code, refit_topics, train, decision, window, rescore)
+    chain(package_code, refit_topics, train_suggestions(), train, decision, window, rescore)

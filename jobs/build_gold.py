@@ -4,7 +4,8 @@ silver.message_emotions exists gold.emotion_daily and the voice-of-customer mart
 see ``jobs/voc_marts.py`` and docs/marts.md), and once silver.message_topics exists
 gold.topic_daily and gold.topic_alerts (``jobs/topic_marts.py``), and once silver.incidents
 exists gold.incident_impact and gold.unexplained_spikes, once silver.releases exists
-gold.release_impact (``jobs/incident_marts.py``), and last gold.health_check from the marts the
+gold.release_impact (``jobs/incident_marts.py``), once silver.suggestion_ideas exists
+gold.product_feedback (``jobs/feedback_marts.py``), and last gold.health_check from the marts the
 run staged (``jobs/health_marts.py``).
 
 Publish protocol: the marts are written to a staging copy of this run
@@ -36,6 +37,7 @@ from pyspark.sql import functions as F
 
 from voicelake.faults import fault
 from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
+from voicelake.jobs.feedback_marts import FEEDBACK_MARTS, FEEDBACK_PARTITIONS, build_feedback_marts
 from voicelake.jobs.health_marts import HEALTH_MARTS, build_health_marts
 from voicelake.jobs.incident_marts import (
     INCIDENT_MARTS,
@@ -70,7 +72,7 @@ from voicelake.schemas import (
 
 DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
 # staged once their inputs exist; the health check last, from the others
-OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *HEALTH_MARTS)
+OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *FEEDBACK_MARTS, *HEALTH_MARTS)
 GOLD_TABLES = (*DAILY_MARTS, *OPTIONAL_MARTS)
 
 
@@ -86,7 +88,7 @@ def staging_run_id(value: str) -> str:
 
 def partition_column(table: str) -> str:
     """The column a gold table is partitioned (and published) by."""
-    return VOC_PARTITIONS.get(table, "date")
+    return {**VOC_PARTITIONS, **FEEDBACK_PARTITIONS}.get(table, "date")
 
 
 def _scope(ctx: JobContext, dates: Sequence[date] | None) -> VocScope:
@@ -101,6 +103,8 @@ def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) 
         return incident_dates(dates)
     if table in RELEASE_MARTS:
         return release_dates(dates, release_params(ctx.config))
+    if table in FEEDBACK_MARTS:  # rebuilt whole by every build
+        return None
     if table == GOLD_TOPIC_FORECAST:  # one origin per run, kept beside the forecasts of earlier runs
         origin = forecast_origin(ctx, dates)
         return [] if origin is None else [origin]
@@ -129,6 +133,7 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
         marts.update(build_voc_marts(ctx, _scope(ctx, dates), data_cut_off(ctx, dates), cached))
         marts.update(build_topic_marts(ctx, dates, cached))
         marts.update(build_incident_marts(ctx, dates, cached))
+        marts.update(build_feedback_marts(ctx, dates, cached))
     try:
         staged = {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
                   for table, frame in marts.items()}

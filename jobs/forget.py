@@ -5,13 +5,15 @@ Deletes, for customer ID (raw id in bronze, its pseudonym ``customer_key`` in si
   customer's e-mail address, and the comments / e-mails / surveys of their tickets;
 - bronze.quarantine rows whose raw record names ID, the e-mail or the pseudonym;
 - silver.messages and silver.conversations of the customer's conversations, their
-  silver.message_emotions rows, silver.label_feedback rows linked to those conversations
+  silver.message_emotions rows, their suggestion rows (silver.message_suggestions,
+  suggestion_embeddings, suggestion_ideas), silver.label_feedback rows linked to those conversations
   (``group_id``) or naming ID, and gold.validation_results rows whose observed value names
   ID or the pseudonym;
 - gold.conversation_outcomes rows of the customer (the only gold mart with one row per
   conversation; the rebuild below would drop them too, but only from its weeks);
 then rebuilds the gold dates the customer's messages and conversations touched (the other
-marts hold aggregates) and purges history: VACUUM with retention 0 (Delta's retention check is
+marts hold aggregates; gold.product_feedback, whose examples quote suggestion sentences, is
+rebuilt whole by any build) and purges history: VACUUM with retention 0 (Delta's retention check is
 switched off for that call only), then each changed table is rewritten without its Delta
 log, whose earlier commits keep column statistics (min/max values) of the deleted rows.
 Time travel to versions before the erasure is gone for those tables; that is the point.
@@ -44,8 +46,11 @@ from voicelake.schemas import (
     SILVER_LABEL_FEEDBACK,
     SILVER_MESSAGE_EMBEDDINGS,
     SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGE_SUGGESTIONS,
     SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
+    SILVER_SUGGESTION_EMBEDDINGS,
+    SILVER_SUGGESTION_IDEAS,
     SOURCES,
     VALIDATION_RESULTS,
     bronze_table,
@@ -173,6 +178,9 @@ def forget(ctx: JobContext, customer_id: str, rebuild_gold: bool = True) -> Forg
     # the embedding of an opening is derived from its text; topic rows name the conversation
     _delete(ctx, SILVER_MESSAGE_EMBEDDINGS, F.col("conversation_id").isin(conversations), result)
     _delete(ctx, SILVER_MESSAGE_TOPICS, F.col("conversation_id").isin(conversations), result)
+    # the suggestion detector's rows, and the suggestion sentences with their embeddings and ideas
+    for table in (SILVER_MESSAGE_SUGGESTIONS, SILVER_SUGGESTION_EMBEDDINGS, SILVER_SUGGESTION_IDEAS):
+        _delete(ctx, table, F.col("message_id").isin(message_ids), result)
     _delete(ctx, SILVER_LABEL_FEEDBACK, F.col("group_id").isin(conversations)
             | mentions(F.col("text"), raw_tokens), result)
     _delete(ctx, VALIDATION_RESULTS, mentions(F.col("observed_value"), [*raw_tokens, pseudonym]), result)

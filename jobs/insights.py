@@ -31,6 +31,7 @@ from voicelake.schemas import (
     GOLD_HEALTH_CHECK,
     GOLD_INCIDENT_IMPACT,
     GOLD_PASSIVE_DRIVERS,
+    GOLD_PRODUCT_FEEDBACK,
     GOLD_RELEASE_IMPACT,
     GOLD_SERVICE_GAPS,
     GOLD_TOPIC_ALERTS,
@@ -132,6 +133,7 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
     lines += ["", *alert_lines(ctx, week, top * 2)]
     lines += ["", *incident_lines(ctx, week, top * 2)]
     lines += ["", *release_lines(ctx, week, top * 2)]
+    lines += ["", *idea_lines(ctx, top)]
     lines += ["", *health_lines(ctx, week)]
     return lines
 
@@ -204,6 +206,26 @@ def release_lines(ctx: JobContext, week: date, top: int) -> list[str]:
         lines.append("  others: " + ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(quiet.items())))
     if len(lines) == 1:
         lines.append("  (no release in its first days this week)")
+    return lines
+
+
+def idea_lines(ctx: JobContext, top: int) -> list[str]:
+    """Each product's ideas most customers ask for (gold.product_feedback, as of its build)."""
+    title = "top ideas customers suggest, per product (distinct customers asking):"
+    if not ctx.lake.exists(GOLD_PRODUCT_FEEDBACK):
+        return [title, "  (no roadmap evidence yet: it needs the suggestion detector's scores)"]
+    rows = (ctx.lake.read(GOLD_PRODUCT_FEEDBACK).where(F.col("rank") <= top)
+            .orderBy("product", "rank").collect())
+    lines = [title]
+    for r in rows:
+        small = "" if r["enough_data"] else ", too few to say much"
+        lines.append(f"  {r['product']:<16} #{r['rank']} {r['idea_label'] or '-'}: {r['customers']} customers "
+                     f"({r['suggestions']} suggestions{small}), trend {r['trend']}"
+                     + (f" x{_num(r['trend_ratio'], 2)} [{_num(r['trend_ratio_lo'], 2)}, "
+                        f"{_num(r['trend_ratio_hi'], 2)}]" if r["trend_ratio"] is not None else "")
+                     + (f", e.g. \"{r['examples'][0]}\"" if r["examples"] else ""))
+    if len(lines) == 1:
+        lines.append("  (no idea asked for yet)")
     return lines
 
 

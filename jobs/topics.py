@@ -1,4 +1,5 @@
-"""Topics of customer messages: silver.message_embeddings and silver.message_topics.
+"""Topics of customer messages: silver.message_embeddings and silver.message_topics (and,
+with the same encoder, the suggestions' product ideas: ``jobs/ideas.py``).
 
 A conversation's topic is read from its opening customer message (`voicelake.models.topics`);
 every customer message of the conversation carries it. The job
@@ -75,24 +76,36 @@ def openings(customer: DataFrame, conversations: DataFrame) -> DataFrame:
             .agg(F.min_by("message_id", F.struct("sent_at", "message_id")).alias("opening_message_id")))
 
 
-def embed_openings(ctx: JobContext, todo: DataFrame, products: Sequence[str]) -> DataFrame:
-    """(message_id, conversation_id, encoder, embedding, sent_date) for ``todo``'s messages
-    (message_id, conversation_id, text, sent_date), computed on the executors."""
-    cfg = ctx.config.topics
-    path = resolve_encoder(cfg.encoder)
+def embed_texts(ctx: JobContext, todo: DataFrame, products: Sequence[str], encoder: str, max_length: int,
+                batch_size: int) -> DataFrame:
+    """(message_id, embedding) of ``todo``'s (message_id, text) rows, each text normalised for
+    topic (`topic_text`) and embedded with ``encoder`` on the executors."""
+    path = resolve_encoder(encoder)
     threads = int(ctx.spark.conf.get("spark.task.cpus", "1") or 1)
     names = tuple(products)
 
     def embed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        encoder = _encoder(path, cfg.max_length, cfg.batch_size, threads)
+        local = _encoder(path, max_length, batch_size, threads)
         for batch in batches:
-            vectors = encoder.encode([topic_text(t, names) for t in batch["text"]])
+            vectors = local.encode([topic_text(t, names) for t in batch["text"]])
             yield pd.DataFrame({"message_id": batch["message_id"], "embedding": list(vectors)})
 
     parallelism = max(2, ctx.spark.sparkContext.defaultParallelism)
-    vectors = todo.select("message_id", "text").repartition(parallelism).mapInPandas(embed, EMBEDDING_SCHEMA)
+    return todo.select("message_id", "text").repartition(parallelism).mapInPandas(embed, EMBEDDING_SCHEMA)
+
+
+def embed_openings(ctx: JobContext, todo: DataFrame, products: Sequence[str]) -> DataFrame:
+    """(message_id, conversation_id, encoder, embedding, sent_date) for ``todo``'s messages
+    (message_id, conversation_id, text, sent_date), computed on the executors."""
+    cfg = ctx.config.topics
+    vectors = embed_texts(ctx, todo, products, cfg.encoder, cfg.max_length, cfg.batch_size)
     return (todo.select("message_id", "conversation_id", "sent_date").join(vectors, "message_id")
             .select("message_id", "conversation_id", F.lit(cfg.encoder).alias("encoder"), "embedding", "sent_date"))
+
+
+def product_names(messages: DataFrame) -> list[str]:
+    """The products silver.messages names (what `topic_text` replaces with "the product")."""
+    return sorted(r[0] for r in messages.select("product").where(F.col("product").isNotNull()).distinct().collect())
 
 
 def _sample(ctx: JobContext, products: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -169,8 +182,7 @@ def build_topics(ctx: JobContext, day: date | None = None, since: date | None = 
     customer = customer_messages(messages)
     dates = covered_dates(day, since, until, lambda: scalar(messages.agg(F.max("sent_date"))))
     in_dates = customer if dates is None else customer.where(F.col("sent_date").isin(dates))
-    products = sorted(r[0] for r in messages.select("product").where(F.col("product").isNotNull())
-                      .distinct().collect())
+    products = product_names(messages)
     opening_of = openings(customer, in_dates.select("conversation_id").distinct()).cache()
     try:
         todo = (customer.join(opening_of.select(F.col("opening_message_id").alias("message_id")), "message_id")
@@ -247,13 +259,17 @@ def _main(argv: Sequence[str] | None) -> int:
                         help="fit the topic model again on a sample of stored embeddings (challenger; "
                              "promoted when at least as close as the champion)")
     args = parser.parse_args(argv)
+    from voicelake.jobs.ideas import build_suggestion_ideas, ideas_summary
+
     with open_lake(args.env) as ctx:
         r = build_topics(ctx, args.date, args.since, args.until, args.refit)
+        ideas = build_suggestion_ideas(ctx)
     if r.version == "none":
         print(f"topics: {r.refit}")
-        return 0
-    print(f"{SILVER_MESSAGE_EMBEDDINGS}: {r.embedded} openings embedded; {SILVER_MESSAGE_TOPICS}: "
-          f"{r.assigned} messages assigned by {ctx.config.topics.model_name} v{r.version}")
+    else:
+        print(f"{SILVER_MESSAGE_EMBEDDINGS}: {r.embedded} openings embedded; {SILVER_MESSAGE_TOPICS}: "
+              f"{r.assigned} messages assigned by {ctx.config.topics.model_name} v{r.version}")
+    print(ideas_summary(ideas))
     return 0
 
 

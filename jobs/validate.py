@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.errors import ReportedError
+from voicelake.jobs.feedback_marts import FEEDBACK_MARTS
 from voicelake.jobs.health_marts import HEALTH_MARTS
 from voicelake.jobs.incident_marts import (
     INCIDENT_MARTS,
@@ -81,6 +82,7 @@ from voicelake.schemas import (
     SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
     SILVER_RELEASES,
+    SILVER_SUGGESTION_IDEAS,
     SOURCES,
     VALIDATION_RESULTS,
     bronze_table,
@@ -216,6 +218,27 @@ def gold_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] |
         None if topic_counts is None else {GOLD_TOPIC_DAILY: lambda f: with_date_reconciliation(f, topic_counts)})
 
 
+def feedback_frames(read: Callable[[str], DataFrame | None], config: Any,
+                    ideas: DataFrame | None, messages: DataFrame) -> Iterator[SuiteFrame]:
+    """gold.product_feedback's suite over the whole table (every build rewrites it), each row
+    with ``product_suggestions`` (the mart's suggestions of the product) and
+    ``silver_product_suggestions`` (silver.suggestion_ideas' rows of the product's customer
+    messages up to the mart's as-of date, counted here)."""
+    for table in FEEDBACK_MARTS:
+        suite = configured_suite(config, "gold_" + table.partition(".")[2])
+        frame = read(table)
+        if frame is None or ideas is None:
+            yield suite, None, "not built (needs silver.suggestion_ideas)"
+            continue
+        as_of = frame.agg(F.max("as_of")).first()
+        silver = (ideas.join(messages.where(F.col("author_role") == "customer").select("message_id"), "message_id")
+                  .where(F.col("sent_date") <= F.lit(as_of[0] if as_of else None))
+                  .groupBy("product").agg(F.count(F.lit(1)).alias("silver_product_suggestions")))
+        in_mart = frame.groupBy("product").agg(F.sum("suggestions").alias("product_suggestions"))
+        yield suite, (frame.join(in_mart, "product").join(silver, "product", "left")
+                      .fillna(0, ["silver_product_suggestions"])), None
+
+
 def health_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
                   customer_counts: DataFrame) -> Iterator[SuiteFrame]:
     """gold.health_check's suite over the run's dates, each row with ``date_customer_messages``
@@ -313,8 +336,10 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
                               if ctx.lake.exists(SILVER_RELEASES) else None)
             customer_counts = count_per_date(ctx.lake.read(SILVER_MESSAGES).where(F.col("author_role") == "customer"),
                                              dates, "silver_customer_messages")
+            ideas = ctx.lake.read(SILVER_SUGGESTION_IDEAS) if ctx.lake.exists(SILVER_SUGGESTION_IDEAS) else None
             frames = itertools.chain(gold_frames(read, dates, ctx.config, silver_counts, topic_counts),
                                      incident_frames(read, dates, ctx.config, incident_counts, release_counts),
+                                     feedback_frames(read, ctx.config, ideas, ctx.lake.read(SILVER_MESSAGES)),
                                      health_frames(read, dates, ctx.config, customer_counts))
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")

@@ -219,11 +219,13 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     configure_mlflow(config)
     champion = version_by_alias(config, config.mlflow.champion_alias)
-    if champion is None:
+    detector = version_by_alias(config, config.mlflow.champion_alias, config.suggestions.model_name)
+    if champion is None or detector is None:
         with step("dag voicelake_retrain (bootstrap: no champion yet)"):
             _run_dag("voicelake_retrain", {"bootstrap": True}, None)
     else:
-        print(f"\nchampion: {config.mlflow.model_name} v{champion.version}")
+        print(f"\nchampions: {config.mlflow.model_name} v{champion.version}, "
+              f"{config.suggestions.model_name} v{detector.version}")
     with step(f"dag voicelake_daily ({start} .. {end})"):
         _run_dag("voicelake_daily", {"since": start.isoformat(), "until": end.isoformat()}, end)
     from voicelake.runtime import open_lake
@@ -287,8 +289,9 @@ def _run_in_process(env: str | None) -> int:
     """The whole local pipeline in one Spark session (no Airflow)."""
     from voicelake.jobs.build_gold import build_gold
     from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ideas import build_suggestion_ideas, ideas_summary
     from voicelake.jobs.ingest import format_results, ingest
-    from voicelake.jobs.score import score_messages
+    from voicelake.jobs.score import score_messages, score_suggestions
     from voicelake.jobs.topics import build_topics
     from voicelake.runtime import open_lake
 
@@ -301,16 +304,21 @@ def _run_in_process(env: str | None) -> int:
         with step("build-silver"):
             s = build_silver(ctx)
             print(f"silver: {s.messages} messages, {s.conversations} conversations, {len(s.dates)} days")
-        with step("model"):
+        with step("models"):
             ensure_champion(ctx)
+            ensure_suggestion_champion(ctx.config)
         with step("score"):
             r = score_messages(ctx)
             print(f"silver.message_emotions: scored {r.scored} messages with {r.model} v{r.version} "
                   f"({r.skipped} already scored)")
+            found = score_suggestions(ctx)
+            print("silver.message_suggestions: " + ("skipped, no detector champion" if found is None else
+                                                    f"read {found.scored} customer messages with v{found.version}"))
         with step("topics"):
             t = build_topics(ctx)
             print(f"silver.message_topics: {t.assigned} messages assigned by v{t.version}"
                   + (f" ({t.refit})" if t.refit else ""))
+            print(ideas_summary(build_suggestion_ideas(ctx)))
         with step("validate silver"):
             _validated(ctx, "silver")
         with step("build-gold (stage, validate, publish)"):
@@ -353,6 +361,21 @@ def ensure_champion(ctx: Any) -> None:
                            "`voicelake train` and promote it with `voicelake promote`")
 
 
+def ensure_suggestion_champion(config: Any) -> None:
+    """Train the suggestion detector when it has no champion yet (it becomes champion only
+    when it beats the TF-IDF baseline; scoring skips suggestions until one does)."""
+    from voicelake.models.registry import configure_mlflow, version_by_alias
+
+    configure_mlflow(config)
+    detector = version_by_alias(config, config.mlflow.champion_alias, config.suggestions.model_name)
+    if detector is not None:
+        print(f"champion: {config.suggestions.model_name} v{detector.version}")
+        return
+    print(f"no {config.suggestions.model_name} champion yet: training one")
+    outcome = train_suggestion_detector(config=config)
+    print(outcome["reason"])
+
+
 def _stepper() -> Callable[[str], Any]:
     from contextlib import contextmanager
 
@@ -386,11 +409,11 @@ def cmd_promote(argv: Sequence[str]) -> int:
     return 0
 
 
-def train_suggestion_detector(env: str | None = None) -> dict[str, Any]:
+def train_suggestion_detector(env: str | None = None, config: Any = None) -> dict[str, Any]:
     """Train, register and (when better) promote the suggestion detector; the outcome as a dict."""
     from voicelake.models.suggestion_registry import train_suggestions
 
-    result = train_suggestions(load_config(env))
+    result = train_suggestions(config or load_config(env))
     return {"version": result.version, "promoted": result.promoted, "reason": result.reason,
             "eval_f1": result.metrics["eval_f1"], "trained_on": ",".join(result.sources)}
 

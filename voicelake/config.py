@@ -209,6 +209,8 @@ class SuggestionsConfig:
     dev_fraction: float = 0.15        # training sentences held out to pick the decision threshold
     promotion_margin: float = 0.0     # a challenger must beat the champion's eval F1 by this much
     seed: int = 13
+    ideas: Mapping[str, Any] = field(default_factory=dict)  # suggestion sentences -> ideas (models/ideas.py)
+    feedback: Mapping[str, Any] = field(default_factory=dict)  # gold.product_feedback settings (FeedbackParams)
 
 
 def _suggestions_config(v: Mapping[str, Any]) -> SuggestionsConfig:

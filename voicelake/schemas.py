@@ -133,6 +133,9 @@ SILVER_LABEL_FEEDBACK = "silver.label_feedback"
 SILVER_MESSAGE_EMBEDDINGS = "silver.message_embeddings"  # conversation openings, once per encoder
 SILVER_MESSAGE_TOPICS = "silver.message_topics"
 SILVER_MESSAGE_SUGGESTIONS = "silver.message_suggestions"  # customer messages read by the suggestion detector
+SILVER_SUGGESTION_EMBEDDINGS = "silver.suggestion_embeddings"  # suggestion sentences, normalised, once per encoder
+SILVER_SUGGESTION_IDEAS = "silver.suggestion_ideas"  # each suggestion's idea, rewritten by every fit
+SILVER_IDEA_MODELS = "silver.idea_models"  # one row per idea fit: the model as JSON (ids survive refits)
 SILVER_INCIDENTS = "silver.incidents"  # reference tables, rebuilt whole by every silver build
 SILVER_RELEASES = "silver.releases"
 GOLD_SERVICE_DAILY = "gold.service_daily"
@@ -151,6 +154,7 @@ GOLD_TOPIC_FORECAST = "gold.topic_forecast"  # partitioned by the forecast's ori
 GOLD_INCIDENT_IMPACT = "gold.incident_impact"
 GOLD_UNEXPLAINED_SPIKES = "gold.unexplained_spikes"
 GOLD_RELEASE_IMPACT = "gold.release_impact"  # partitioned by the day the version shipped
+GOLD_PRODUCT_FEEDBACK = "gold.product_feedback"  # partitioned by the day it describes the ideas as of
 GOLD_HEALTH_CHECK = "gold.health_check"  # one row per day, from the other marts of the same build
 VALIDATION_RESULTS = "gold.validation_results"
 

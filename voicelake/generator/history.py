@@ -14,10 +14,11 @@ re-exports them solved in that late file (the same ticket id, a newer version).
 Beside the answer file, ``<answers dir>/truth/`` holds the ground truth the
 voice-of-customer marts are judged against, as JSON Lines (one file per table):
 ``customer_weeks.jsonl`` (latent loyalty and NPS class per customer and week),
-``conversations.jsonl`` (topic, opening emotion, agent, queue, trust restored, with the
-conversation id as silver builds it), ``messages.jsonl`` (the emotion each text was drawn
-from, with silver's message id) and ``population_nps.jsonl`` (true NPS of all active
-customers against the respondents' NPS, per product and week).
+``conversations.jsonl`` (topic, opening emotion, agent, queue, trust restored, the planted
+product idea, with the conversation id as silver builds it), ``messages.jsonl`` (the emotion
+each text was drawn from and the idea it asks for, with silver's message id) and
+``population_nps.jsonl`` (true NPS of all active customers against the respondents' NPS, per
+product and week).
 
 Generation runs in two passes: a cheap sequential plan (``voicelake.generator.plan``: who
 contacts support when, about what, feeling how, and how their loyalty moves), then each day
@@ -88,6 +89,7 @@ class Customer:
     product: str
     upgrade_day: float  # day index from which the customer runs the product's new version
     last_name: str = ""
+    idea: str = ""  # the product idea this customer asks for (phrases.PRODUCT_IDEAS)
 
 
 @dataclass
@@ -125,6 +127,10 @@ def build_world(settings: GeneratorSettings) -> World:
             product=rng.choices(products, weights=[0.35, 0.3, 0.2, 0.15])[0],
             upgrade_day=rng.random() * 14,
         ))
+    ideas = random.Random(f"{settings.seed}:ideas")  # a stream of its own: the world's stays as it was
+    for c in customers:
+        names, weights = zip(*P.PRODUCT_IDEAS[c.product], strict=True)
+        c.idea = ideas.choices(names, weights=weights)[0]
     agents: dict[str, list[str]] = {}
     empathy: dict[str, float] = {}
     n = 0
@@ -228,17 +234,55 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+@dataclass(frozen=True)
+class PlantedFeedback:
+    """What a conversation's opening says besides its topic: the customer's idea (the statement
+    of a feature request, or an aside in a conversation about something else), or a hard
+    negative (a sentence that looks like a suggestion and is not)."""
+
+    idea: str | None = None  # the planted idea the opening asks for
+    statement: str | None = None  # replaces the topic's statement (feature requests)
+    extra: str | None = None  # an aside with the idea, or a hard negative, after the statement
+
+
+def planted_feedback(world: World, conv: PlannedConversation) -> PlantedFeedback:
+    """The feedback planted in a conversation's opening, from a stream of its own per
+    conversation (the day's stream draws the same numbers with or without it)."""
+    customer = world.customers[conv.customer]
+    rng = random.Random(f"{world.settings.seed}:feedback:{conv.conv_id}")
+    phrasing = rng.choice(P.IDEAS[customer.idea])
+    if conv.topic == "feature_request":
+        return PlantedFeedback(customer.idea, phrasing)
+    draw = rng.random()
+    if draw < IDEA_ASIDE_RATE:
+        return PlantedFeedback(customer.idea, extra=f"{rng.choice(P.ASIDE_OPENERS)} {phrasing}")
+    if draw < IDEA_ASIDE_RATE + HARD_NEGATIVE_RATE:
+        return PlantedFeedback(extra=rng.choice(P.HARD_NEGATIVES))
+    return PlantedFeedback()
+
+
+def _subject(rng: random.Random, topic: str, feedback: PlantedFeedback, ctx: dict[str, str]) -> str:
+    """A ticket's subject: the topic's statement (drawn even when the planted one replaces it)."""
+    statement = rng.choice(P.TOPICS[topic][1])
+    return _sentence(_fill(feedback.statement or statement, ctx))[:80]
+
+
 def customer_opening(rng: random.Random, topic: str, emotion: str, ctx: dict[str, str],
-                     pii: str | None = None) -> str:
-    """First customer message: greeting (sometimes with the customer's name), issue, emotion, detail."""
+                     pii: str | None = None, feedback: PlantedFeedback | None = None) -> str:
+    """First customer message: greeting (sometimes with the customer's name), issue, emotion,
+    detail, and the planted feedback."""
+    feedback = feedback or PlantedFeedback()
     opener = _fill(rng.choice(P.NAME_INTROS), ctx) if "full" in ctx and rng.random() < 0.15 \
         else rng.choice(P.OPENERS)
-    parts = [opener, _sentence(_fill(rng.choice(P.TOPICS[topic][1]), ctx))]
+    statement = rng.choice(P.TOPICS[topic][1])  # drawn even when replaced: the stream stays aligned
+    parts = [opener, _sentence(_fill(feedback.statement or statement, ctx))]
     line = _fill(rng.choice(P.EMOTION_LINES[emotion]), ctx)
     if line:
         parts.append(line)
     if rng.random() < 0.3:
         parts.append(_fill(rng.choice(P.EMOTION_LINES["neutral"]), ctx))
+    if feedback.extra:
+        parts.append(_sentence(_fill(feedback.extra, ctx)))
     if pii:
         parts.append(pii)
     return _style(rng, " ".join(p for p in parts if p), emotion)
@@ -397,6 +441,8 @@ def _lognormal_minutes(rng: random.Random, median: float, sigma: float = 0.8) ->
     return median * math.exp(rng.gauss(0, sigma))
 
 
+IDEA_ASIDE_RATE = 0.04  # conversations about something else in which the customer adds their idea
+HARD_NEGATIVE_RATE = 0.08  # conversations whose opening carries a sentence that only looks like a suggestion
 FIRST_RESPONSE_MEDIAN = {"chat": 1.5, "email": 150.0, "ticket": 200.0, "social": 45.0, "call": 1.0}
 PRIORITY_SLA = {"urgent": 60, "high": 240, "normal": 480, "low": 1440}
 
@@ -431,9 +477,10 @@ class _Truth:
         self.pii_planted = 0  # PII templates planted so far today, one each in the first conversations
 
     def message(self, message_id: str, conversation_id: str, role: str, emotion: str,
-                tone: str | None = None, pii: str | None = None) -> None:
-        # ids, roles, emotions, tones and PII kinds are plain ASCII words: no JSON escaping needed
-        extra = (f',"agent_tone":"{tone}"' if tone else "") + (f',"pii":"{pii}"' if pii else "")
+                tone: str | None = None, pii: str | None = None, idea: str | None = None) -> None:
+        # ids, roles, emotions, tones, PII kinds and ideas are plain ASCII words: no JSON escaping needed
+        extra = ((f',"agent_tone":"{tone}"' if tone else "") + (f',"pii":"{pii}"' if pii else "")
+                 + (f',"suggestion":"{idea}"' if idea else ""))
         self.messages.append(f'{{"message_id":"{message_id}","conversation_id":"{conversation_id}",'
                              f'"role":"{role}","emotion":"{emotion}"{extra}}}')
 
@@ -546,7 +593,7 @@ def _survey(rng: random.Random, out: DayWriter, truth: _Truth, conv: PlannedConv
     if verbatim:
         truth.message(cid, cid, "customer", emotion)
     truth.conversation(cid, conv, customer, "survey", opened_at=_iso(responded_at), survey_kind=kind,
-                       score=score, topic=None,
+                       score=score, topic=None, idea=None,
                        opening_emotion=emotion if verbatim else None,
                        started_negative=bool(verbatim) and emotion in P.NEGATIVE,
                        nps_class=nps_class(score) if kind == "nps" else None, follows=follows)
@@ -578,16 +625,17 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
     restored = conv.resolved
     conv_id = conv.conv_id
 
+    feedback = planted_feedback(world, conv)
     if channel == "review":
         rating = conv.rating or 3
-        body = customer_opening(rng, topic, emotion, ctx)
+        body = customer_opening(rng, topic, emotion, ctx, feedback=feedback)
         out.add("reviews", {"review_id": f"RV{conv_id}", "customer_id": customer.id,
                             "product": product, "product_version": version, "rating": rating,
                             "title": rng.choice(P.REVIEW_TITLES[rating]), "body": body,
                             "created_at": _iso(opened)}, message=True)
         cid = f"review:RV{conv_id}"
-        truth.message(cid, cid, "customer", emotion)
-        truth.conversation(cid, conv, customer, "review", opened_at=_iso(opened), rating=rating)
+        truth.message(cid, cid, "customer", emotion, idea=feedback.idea)
+        truth.conversation(cid, conv, customer, "review", opened_at=_iso(opened), rating=rating, idea=feedback.idea)
         return
     if channel == "survey":
         _survey(rng, out, truth, conv, customer, f"SV{conv_id}", opened, None,
@@ -598,45 +646,45 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
     forced = truth.pii_planted if truth.pii_planted < len(P.PII_TEMPLATES) else None
     truth.pii_planted += forced is not None
     pii, pii_kind = _pii_line(rng, customer, forced)
-    first_text = customer_opening(rng, topic, emotion, ctx, pii)
+    first_text = customer_opening(rng, topic, emotion, ctx, pii, feedback)
     if channel in ("email", "ticket") and rng.random() < 0.4:
         first_text += "\n\n" + _fill(rng.choice(P.SIGN_OFFS), ctx)
         pii_kind = f"{pii_kind},name" if pii_kind else "name"
     turns = rng.randint(1, 3)
     first_response = _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel]) * factor
-    # (role, minutes, text, emotion, agent tone, pii kinds)
-    messages: list[tuple[str, float, str, str, str | None, str | None]] = [
-        ("customer", 0.0, first_text, emotion, None, pii_kind)]
+    # (role, minutes, text, emotion, agent tone, pii kinds, planted idea)
+    messages: list[tuple[str, float, str, str, str | None, str | None, str | None]] = [
+        ("customer", 0.0, first_text, emotion, None, pii_kind, feedback.idea)]
     t = first_response
     for i in range(turns):
         reply, agent_tone = agent_turn(rng, topic, empathy, negative, ctx, i == 0)
-        messages.append(("agent", t, reply, "neutral", agent_tone, None))
+        messages.append(("agent", t, reply, "neutral", agent_tone, None, None))
         gap = _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel] * 0.6)
         t += gap
         if i < turns - 1:
             # the customer keeps their feeling, and gets angry after a curt reply
             felt = "anger" if agent_tone == "curt" and negative else emotion
             followup = f"{_fill(rng.choice(P.CUSTOMER_FOLLOWUPS), ctx)} {_fill(rng.choice(P.EMOTION_LINES[felt]), ctx)}"
-            messages.append(("customer", t, _style(rng, followup.strip(), felt), felt, None, None))
+            messages.append(("customer", t, _style(rng, followup.strip(), felt), felt, None, None, None))
             t += _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel] * 0.5) * factor
     closing_emotion = "gratitude" if restored else "disappointment"
     closing = rng.choice(P.CLOSINGS_RESTORED if restored else P.CLOSINGS_UNRESOLVED)
-    messages.append(("customer", t, _style(rng, closing, closing_emotion), closing_emotion, None, None))
+    messages.append(("customer", t, _style(rng, closing, closing_emotion), closing_emotion, None, None, None))
     resolved_after = t + _lognormal_minutes(rng, 30)
     conversation_id = ""
 
     if channel == "chat":
         if rng.random() < 0.4:
-            messages.insert(1, ("bot", 0.1, rng.choice(P.BOT_LINES), "neutral", None, None))
+            messages.insert(1, ("bot", 0.1, rng.choice(P.BOT_LINES), "neutral", None, None, None))
         conversation_id = f"chat:CH{conv_id}"
-        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages):
+        for i, (role, minutes, text, emo, tone, pk, idea) in enumerate(messages):
             out.add("chat_messages", {
                 "message_id": f"CM{conv_id}-{i:02d}", "chat_id": f"CH{conv_id}",
                 "customer_id": customer.id, "agent_id": agent if role == "agent" else None,
                 "author_role": role, "sent_at": _iso(opened + timedelta(minutes=minutes)),
                 "text": text, "queue": queue, "product": product, "product_version": version},
                 message=True)
-            truth.message(f"chat:CM{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
+            truth.message(f"chat:CM{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk, idea)
     elif channel == "ticket":
         priority = rng.choices(list(PRIORITY_SLA), weights=[1, 3, 8, 3])[0]
         resolved = opened + timedelta(minutes=resolved_after) if rng.random() < 0.9 else None
@@ -644,7 +692,7 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
         out.add("tickets", {
             "ticket_id": f"T{conv_id}", "customer_id": customer.id,
             "customer_email": customer.email,
-            "subject": _sentence(_fill(rng.choice(P.TOPICS[topic][1]), ctx))[:80],
+            "subject": _subject(rng, topic, feedback, ctx),
             "description": first_text, "status": "solved" if resolved else "open",
             "priority": priority, "queue": queue, "product": product,
             "product_version": version, "agent_id": agent, "created_at": _iso(opened),
@@ -653,18 +701,19 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
             "sla_minutes": PRIORITY_SLA[priority],
             "csat": (rng.choice([4, 5, 5]) if restored else rng.choice([1, 2, 3]))
             if rng.random() < 0.4 else None}, message=True)
-        truth.message(f"ticket:T{conv_id}:description", conversation_id, "customer", emotion, None, pii_kind)
-        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages[1:], start=1):
+        truth.message(f"ticket:T{conv_id}:description", conversation_id, "customer", emotion, None, pii_kind,
+                      feedback.idea)
+        for i, (role, minutes, text, emo, tone, pk, idea) in enumerate(messages[1:], start=1):
             out.add("ticket_comments", {
                 "comment_id": f"TC{conv_id}-{i:02d}", "ticket_id": f"T{conv_id}",
                 "author_role": role, "author_id": agent if role == "agent" else customer.id,
                 "created_at": _iso(opened + timedelta(minutes=minutes)), "body": text},
                 message=True)
-            truth.message(f"ticket:TC{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
+            truth.message(f"ticket:TC{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk, idea)
     elif channel == "email":
         conversation_id = f"email:ET{conv_id}"
         previous: tuple[str, str, datetime] | None = None
-        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages):
+        for i, (role, minutes, text, emo, tone, pk, idea) in enumerate(messages):
             sent = opened + timedelta(minutes=minutes)
             body = text
             if previous and rng.random() < 0.5:  # a long reply quoting the previous mail
@@ -677,12 +726,12 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                 "sent_at": _iso(sent),
                 "subject": f"Re: {product} {topic.replace('_', ' ')}", "body": body,
                 "queue": queue, "product": product, "product_version": version}, message=True)
-            truth.message(f"email:EM{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
+            truth.message(f"email:EM{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk, idea)
             previous = (body, ctx["full"] if role == "customer" else "Support", sent)
     elif channel == "call":
         conversation_id = f"call:CL{conv_id}"
         offset = 0.0
-        for i, (role, _minutes, text, emo, tone, pk) in enumerate(messages):
+        for i, (role, _minutes, text, emo, tone, pk, idea) in enumerate(messages):
             spoken = f"{rng.choice(P.CALL_FILLERS)} {text}" if rng.random() < 0.4 else text
             duration = 2.0 + len(text) / 14.0
             out.add("call_utterances", {
@@ -691,13 +740,13 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                 "call_started_at": _iso(opened), "start_offset_s": round(offset, 1),
                 "end_offset_s": round(offset + duration, 1), "text": spoken, "queue": queue,
                 "product": product, "product_version": version}, message=True)
-            truth.message(f"call:CU{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
+            truth.message(f"call:CU{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk, idea)
             offset += duration + rng.uniform(0.5, 4.0)
     else:  # social
         root = f"SP{conv_id}-00"
         conversation_id = f"social:{root}"
         platform = rng.choice(P.SOCIAL_PLATFORMS)
-        for i, (role, minutes, text, emo, tone, pk) in enumerate(messages):
+        for i, (role, minutes, text, emo, tone, pk, idea) in enumerate(messages):
             out.add("social_posts", {
                 "post_id": f"SP{conv_id}-{i:02d}", "thread_id": root,
                 "in_reply_to": None if i == 0 else f"SP{conv_id}-{i - 1:02d}",
@@ -707,8 +756,8 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
                 "customer_id": customer.id if role == "customer" else None,
                 "posted_at": _iso(opened + timedelta(minutes=minutes)), "text": text,
                 "product": product, "product_version": version}, message=True)
-            truth.message(f"social:SP{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk)
-    truth.conversation(conversation_id, conv, customer, channel, opened_at=_iso(opened))
+            truth.message(f"social:SP{conv_id}-{i:02d}", conversation_id, role, emo, tone, pk, idea)
+    truth.conversation(conversation_id, conv, customer, channel, opened_at=_iso(opened), idea=feedback.idea)
     if conv.survey:  # the follow-up NPS survey this customer answered
         ticket_id = f"T{conv_id}" if channel == "ticket" else None
         _survey(rng, out, truth, conv, customer, f"SV{conv_id}-F",

@@ -346,3 +346,74 @@ def release_detection(impact: pd.DataFrame, scenarios: Mapping[str, Any]) -> Rel
         bad_interval_excludes_zero=bool((rate[1] is not None and rate[1] > 1) or (neg[1] is not None and neg[1] > 0)),
         bad_topic_rank=topics.index(bad["topic"]) + 1 if bad["topic"] in topics else None,
         decoys_flagged=int((decoys["status"] == "hurt").sum()), decoys=len(decoys))
+
+
+# -- suggestions and product ideas -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class SuggestionAgreement:
+    predicted: int  # customer messages the detector calls suggestions
+    planted: int  # customer messages planted with an idea
+    true_positive: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positive / self.predicted if self.predicted else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.true_positive / self.planted if self.planted else float("nan")
+
+
+def suggestion_agreement(suggestions: DataFrame, truth_messages: DataFrame) -> SuggestionAgreement:
+    """silver.message_suggestions' decisions against the planted ideas (``messages.suggestion``)."""
+    planted = (truth_messages.where(F.col("role") == "customer")
+               .select("message_id", (F.col("suggestion").isNotNull() if "suggestion" in truth_messages.columns
+                                      else F.lit(False)).alias("planted")))
+    row = (suggestions.select("message_id", "is_suggestion").join(planted, "message_id")
+           .agg(F.sum(F.col("is_suggestion").cast("int")).alias("predicted"),
+                F.sum(F.col("planted").cast("int")).alias("planted"),
+                F.sum((F.col("is_suggestion") & F.col("planted")).cast("int")).alias("tp")).first())
+    if row is None:
+        return SuggestionAgreement(0, 0, 0)
+    return SuggestionAgreement(int(row["predicted"] or 0), int(row["planted"] or 0), int(row["tp"] or 0))
+
+
+@dataclass(frozen=True)
+class IdeaRecovery:
+    """Per planted (product, idea): the true distinct customers asking, the mart's idea that
+    holds most of its messages, that idea's customers, the relative error and both ranks."""
+
+    ideas: pd.DataFrame
+
+    @property
+    def max_relative_error(self) -> float:
+        return float(self.ideas["relative_error"].abs().max())
+
+    @property
+    def ranked_in_order(self) -> bool:
+        """Within every product, the mart's ideas come in the planted order by customers."""
+        return bool((self.ideas["rank"] == self.ideas["true_rank"]).all())
+
+
+def idea_recovery(feedback: DataFrame, suggestion_ideas: DataFrame, messages: DataFrame,
+                  truth_messages: DataFrame, truth_conversations: DataFrame) -> IdeaRecovery:
+    """gold.product_feedback against the planted ideas: each planted idea is matched to the
+    mart's idea (same product) that holds most of its planted messages."""
+    truth = (truth_conversations.where(F.col("idea").isNotNull())
+             .groupBy("product", "idea").agg(F.countDistinct("customer_id").alias("true_customers")))
+    held = _pandas(suggestion_ideas.select("message_id", "idea_id")
+                   .join(messages.select("message_id", "product"), "message_id")
+                   .join(truth_messages.where(F.col("suggestion").isNotNull())
+                         .select("message_id", F.col("suggestion").alias("idea")), "message_id")
+                   .groupBy("product", "idea", "idea_id").agg(F.count(F.lit(1)).alias("n")))
+    held = held[held["idea_id"] >= 0].sort_values(["product", "idea", "n"], ascending=[True, True, False])
+    matched = held.drop_duplicates(["product", "idea"])[["product", "idea", "idea_id"]]
+    ours = _pandas(feedback.select("product", "idea_id", "customers", "rank"))
+    out = _pandas(truth).merge(matched, on=["product", "idea"], how="left").merge(
+        ours, on=["product", "idea_id"], how="left")
+    out["customers"] = out["customers"].fillna(0)
+    out["relative_error"] = (out["customers"] - out["true_customers"]) / out["true_customers"]
+    out["true_rank"] = out.groupby("product")["true_customers"].rank(ascending=False, method="first").astype(int)
+    out["rank"] = out.groupby("product")["customers"].rank(ascending=False, method="first").astype(int)
+    return IdeaRecovery(out.sort_values(["product", "true_rank"]).reset_index(drop=True))

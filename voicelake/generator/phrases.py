@@ -356,3 +356,82 @@ CITIES = ["London NW1 6XE", "10115 Berlin", "Springfield, IL 62704", "75002 Pari
 QUOTE_HEADERS = ["On {weekday}, {date} at {time}, {sender} wrote:",
                  "On {date}, {sender} <support@voicelake.example> wrote:"]
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+# -- planted product ideas (gold.product_feedback's ground truth) ----------------------------
+# idea -> ways customers ask for it. A customer wants one idea of their product's (drawn once,
+# by PRODUCT_IDEAS' weights) and states it in every feature request they open, and now and then
+# as an aside in a conversation about something else.
+IDEAS: dict[str, list[str]] = {
+    "dark_mode": [
+        "it would be great if {product} had a dark mode",
+        "please add a dark theme to {product}",
+        "I wish the {product} app had a night mode",
+        "could you offer a dark colour scheme in {product}?",
+    ],
+    "csv_export": [
+        "please add an export to CSV in {product}",
+        "it would help if {product} could export my data to a spreadsheet",
+        "you should let us download our {product} history as a CSV file",
+        "an option to export everything from {product} to Excel would be really useful",
+    ],
+    "multi_user": [
+        "could you add support for multiple users on the {product}?",
+        "please let several people in my family share one {product} account",
+        "it would be nice to have a separate profile for each person using the {product}",
+        "you should allow more than one login per {product} household",
+    ],
+    "voice_assistant": [
+        "please make the {product} work with Alexa",
+        "it would be great if I could control the {product} with Google Assistant",
+        "could you add Siri support to the {product}?",
+        "you should add voice control to the {product}",
+    ],
+    "status_page": [
+        "please publish a status page for {product} outages",
+        "it would help if {product} emailed us as soon as there is an outage",
+        "you should have a public page showing whether {product} is up",
+    ],
+    "update_time": [
+        "suggestion: let us pick the update time for the {product}",
+        "please let me choose when the {product} installs updates",
+        "it would be better if the {product} updated at night instead of during the day",
+        "you should add a setting to postpone {product} updates",
+    ],
+    "guest_network": [
+        "please add a separate guest network option to the {product}",
+        "it would be great if the {product} could switch the guest wifi off on a timer",
+        "could the {product} get a one-tap guest access code for visitors?",
+    ],
+    "geofencing": [
+        "it would be great if the {product} turned the heating down when we all leave home",
+        "please add geofencing to the {product} so it knows when I'm away",
+        "you should let the {product} use my phone's location to start heating before I get home",
+    ],
+    "sso_login": [
+        "please add single sign-on with our company accounts to {product}",
+        "it would help a lot if {product} supported SAML login",
+        "you should let our team log in to {product} with Google Workspace",
+    ],
+}
+# product -> (idea, weight): the planted ranking of each product's ideas
+PRODUCT_IDEAS: dict[str, list[tuple[str, float]]] = {
+    "Nimbus Router": [("guest_network", 0.45), ("update_time", 0.3), ("multi_user", 0.15), ("dark_mode", 0.1)],
+    "Atlas App": [("dark_mode", 0.45), ("csv_export", 0.3), ("multi_user", 0.15), ("voice_assistant", 0.1)],
+    "Pulse Thermostat": [("geofencing", 0.45), ("multi_user", 0.3), ("update_time", 0.15), ("voice_assistant", 0.1)],
+    "Orbit Cloud": [("sso_login", 0.45), ("csv_export", 0.3), ("status_page", 0.15), ("dark_mode", 0.1)],
+}
+ASIDE_OPENERS = ["Also,", "By the way,", "Unrelated, but", "One more thing:", "Oh and"]
+# sentences that look like suggestions and are not (the hard negatives of suggestion mining),
+# planted now and then in conversations about something else
+HARD_NEGATIVES = [
+    "I should have read the manual first.",
+    "Should I restart the {product}?",
+    "Could you check my account, please?",
+    "Maybe I did something wrong with the settings.",
+    "Would it help if I reinstalled it?",
+    "I wish I had known this before I bought it.",
+    "You said it would be fixed by now.",
+    "Can you tell me when this will be fixed?",
+    "I was told to contact you here.",
+    "It would have been nice to get an answer yesterday.",
+]
