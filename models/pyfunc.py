@@ -55,6 +55,21 @@ def prepare_text(text: Any) -> tuple[str, str]:
     return _EMOJI_RE.sub(lambda m: EMOJI_WORDS[m.group(0)], text), "ok"
 
 
+_QUOTE_HEADER = re.compile(r"^\s*(On .{4,200} wrote:|-{2,}\s*Original Message\s*-{2,})\s*$",
+                           re.IGNORECASE | re.MULTILINE)
+
+
+def strip_quoted_reply(text: Any) -> Any:
+    """The text without the message it replies to: lines quoted with ">" and everything after
+    an "On <date>, <sender> wrote:" or "-----Original Message-----" line. Non-text passes through."""
+    if not isinstance(text, str) or (">" not in text and "rote:" not in text and "riginal" not in text):
+        return text
+    header = _QUOTE_HEADER.search(text)
+    if header:
+        text = text[:header.start()]
+    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">")).strip()
+
+
 # a sentence ends at . ! ? or an ellipsis followed by space, or at a line break; very short
 # pieces ("Hi,", "5.1") stay with their neighbour
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\s*\n+\s*")

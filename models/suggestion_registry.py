@@ -34,6 +34,7 @@ from voicelake.models.suggestions import (
     head_to_json,
     suggestion_training_data,
     train_tfidf_baseline,
+    training_weights,
 )
 
 
@@ -53,14 +54,45 @@ def evaluate(detector: Any, evaluation: pd.DataFrame) -> dict[str, float]:
     return f1_of_suggestions(list(evaluation["label"]), list(predicted))
 
 
-def fit_detector(data: SuggestionData, encoder: Any, regularization: float, seed: int) -> SuggestionDetector:
-    """The head on the training sentences, its threshold chosen on the development ones."""
+SMALL_TRAINING_SET = 2000  # fewer sentences: the threshold comes from cross-validation, not a dev split
+
+
+def fit_detector(data: SuggestionData, encoder: Any, regularization: float, seed: int,
+                 seed_share: float = 0.0) -> SuggestionDetector:
+    """The head on the training sentences (the seed set weighted to ``seed_share``), its
+    threshold chosen on the development ones, weighted the same way. A small training set (the
+    seed set alone) leaves a development split of a few dozen sentences, too few to place a
+    threshold: the head is then fitted on training and development sentences together and the
+    threshold chosen on their 5-fold out-of-fold probabilities."""
+    if len(data.train) + len(data.dev) < SMALL_TRAINING_SET:
+        return _fit_small(data, encoder, regularization, seed)
     train_texts, dev_texts = list(data.train["text"]), list(data.dev["text"])
     head = SuggestionHead(C=regularization, seed=seed).fit(train_texts, encoder.encode(train_texts),
-                                                          list(data.train["label"]))
+                                                          list(data.train["label"]),
+                                                          training_weights(data.train["source"], seed_share))
     if len(dev_texts) and data.dev["label"].nunique() == 2:
-        head.threshold = best_threshold(list(data.dev["label"]), head.probability(dev_texts,
-                                                                                  encoder.encode(dev_texts)))
+        head.threshold = best_threshold(list(data.dev["label"]),
+                                        head.probability(dev_texts, encoder.encode(dev_texts)),
+                                        training_weights(data.dev["source"], seed_share))
+    return SuggestionDetector(encoder, head)
+
+
+def _fit_small(data: SuggestionData, encoder: Any, regularization: float, seed: int) -> SuggestionDetector:
+    from sklearn.model_selection import StratifiedKFold
+
+    both = pd.concat([data.train, data.dev], ignore_index=True)
+    texts, labels = list(both["text"]), both["label"].astype(int).to_numpy()
+    vectors = encoder.encode(texts)
+    folds = min(5, int(np.bincount(labels, minlength=2).min()))
+    out_of_fold = np.zeros(len(texts))
+    if folds >= 2:
+        for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels):
+            head = SuggestionHead(C=regularization, seed=seed).fit([texts[i] for i in fit_rows], vectors[fit_rows],
+                                                                  labels[fit_rows])
+            out_of_fold[held] = head.probability([texts[i] for i in held], vectors[held])
+    head = SuggestionHead(C=regularization, seed=seed).fit(texts, vectors, labels)
+    if folds >= 2:
+        head.threshold = best_threshold(labels, out_of_fold)
     return SuggestionDetector(encoder, head)
 
 
@@ -80,7 +112,7 @@ def train_suggestions(config: Config, log: Callable[[str], None] = print) -> Sug
         f"{len(data.dev)} development, {len(data.eval)} evaluation ({data.eval_name})")
     encoder = SentenceEncoder(resolve_encoder(settings.encoder), settings.max_length, settings.batch_size)
     started = time.perf_counter()
-    detector = fit_detector(data, encoder, settings.regularization, settings.seed)
+    detector = fit_detector(data, encoder, settings.regularization, settings.seed, settings.seed_share)
     train_seconds = time.perf_counter() - started
     scores = evaluate(detector, data.eval)
     baseline = train_tfidf_baseline(data.train, settings.seed)
@@ -100,6 +132,7 @@ def train_suggestions(config: Config, log: Callable[[str], None] = print) -> Sug
         rows = data.train["source"].value_counts().to_dict()
         mlflow.log_params({"encoder": settings.encoder, "max_length": settings.max_length,
                            "regularization": settings.regularization, "threshold": detector.head.threshold,
+                           "seed_share": settings.seed_share,
                            "features": "tfidf word 1-2 grams + sentence embedding", "sources": ",".join(data.sources),
                            **{f"train_rows_{k}": v for k, v in rows.items()}})
         mlflow.log_metrics(metrics)

@@ -209,6 +209,7 @@ class SuggestionsConfig:
     dev_fraction: float = 0.15        # training sentences held out to pick the decision threshold
     promotion_margin: float = 0.0     # a challenger must beat the champion's eval F1 by this much
     seed: int = 13
+    seed_share: float = 0.2           # the in-domain seed set's share of the training weight beside public data
     ideas: Mapping[str, Any] = field(default_factory=dict)  # suggestion sentences -> ideas (models/ideas.py)
     feedback: Mapping[str, Any] = field(default_factory=dict)  # gold.product_feedback settings (FeedbackParams)
 
@@ -224,6 +225,8 @@ def _suggestions_config(v: Mapping[str, Any]) -> SuggestionsConfig:
     config = SuggestionsConfig(**values)
     if not 0.0 < config.dev_fraction < 0.5:
         raise ConfigError("suggestions.dev_fraction must be in (0, 0.5)")
+    if not 0.0 <= config.seed_share < 1.0:
+        raise ConfigError("suggestions.seed_share must be in [0, 1)")
     return config
 
 

@@ -56,7 +56,12 @@ _NAME = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
 NOT_NAMES = frozenset(
     "there team all everyone support customer customers again so for guys folks sir madam again you "
     "a the and in advance very much much lot again service agent billing i we this that it your my "
-    "our is am was today yesterday tomorrow please ok okay sorry hello hi hey dear thanks regards".split())
+    "our is am was today yesterday tomorrow please ok okay sorry hello hi hey dear thanks regards "
+    # sentence openers after a greeting ("Hi, Could you add ...", "Hello, Suggestion: ..."): words no
+    # one is named (Will, May and Can are names: they stay redacted)
+    "could would should shall might must suggestion suggestions idea why what how when where which who does do "
+    "did are has have had just also quick question questions any unrelated one by oh about since after before "
+    "regarding re cannot".split())
 
 # The cheap pass (Java and Python regex syntax): a text the second pass could change matches it.
 CANDIDATE_PATTERN = (r"[0-9@]|(?i:\b(?:" + _GREETING[3:-1] + r"|best|sincerely|name is|this is|i am|i'm|signed|"

@@ -47,12 +47,13 @@ TIMEOUT_S = 3 * 3600
 
 
 def seed_only_conf(tmp_path: Path) -> Path:
-    """A copy of conf/ whose bootstrap model trains on the seed set only, with short inputs."""
+    """A copy of conf/ whose bootstrap models train on the seed sets only, with short inputs."""
     conf = tmp_path / "conf"
     shutil.copytree(ROOT / "conf", conf)
     base = yaml.safe_load((conf / "base.yaml").read_text())
     base["model"]["data"]["goemotions_dir"] = None
     base["model"]["max_length"] = 32
+    base["suggestions"]["data_dir"] = None  # the suggestion detector from the seed set alone, too
     (conf / "base.yaml").write_text(yaml.safe_dump(base))
     return conf
 
@@ -109,12 +110,14 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     shell, out = sample
     assert "voicelake_retrain: success" in out and "voicelake_daily: success" in out
     states = task_states(out)
-    assert {states[t] for t in ("package_code", "refit_topics", "train_evaluate_register", "promote_if_better",
+    assert {states[t] for t in ("package_code", "refit_topics", "train_suggestions", "train_evaluate_register",
+                                "promote_if_better",
                                 "ingest", "validate_bronze", "build_silver", "score", "topics", "validate_silver",
                                 "build_gold", "validate_publish_gold", "report")} == {"success"}
     assert states["rescore_window"] == "success" and states["rescore_recent"] == "skipped"
     assert "Data Docs (validation reports):" in out
-    for table in ("bronze.chat_messages", "silver.message_emotions", "silver.message_topics", "gold.service_daily",
+    for table in ("bronze.chat_messages", "silver.message_emotions", "silver.message_topics",
+                  "silver.message_suggestions", "gold.service_daily",
                   "gold.emotion_daily", "gold.topic_daily", "gold.topic_alerts", "gold.incident_impact",
                   "gold.unexplained_spikes", "gold.release_impact", "gold.health_check",
                   "gold.validation_results"):
