@@ -60,6 +60,26 @@ def test_a_message_is_a_suggestion_when_one_of_its_sentences_is() -> None:
     assert out["suggestion_probability"].isna().tolist()[2:] == [True, True]  # nothing to read: no score
 
 
+def test_quoted_replies_are_not_read_and_the_seed_set_gets_its_share_of_the_weight() -> None:
+    from voicelake.models.pyfunc import strip_quoted_reply
+    from voicelake.models.suggestions import training_weights
+
+    mail = ("Thanks, that worked.\n\n> On Mon, 5 Jan 2026 at 10:00, Support wrote:\n"
+            "> Great idea, I've added your vote.\n> > Please add a dark mode.")
+    assert strip_quoted_reply(mail) == "Thanks, that worked."
+    assert strip_quoted_reply("Hi.\nOn Tue, 6 Jan 2026, Anna wrote:\nPlease add a dark mode.") == "Hi."
+    assert strip_quoted_reply("Please add an export. -----Original Message----- x") == (
+        "Please add an export. -----Original Message----- x")  # a header only counts on its own line
+    assert strip_quoted_reply(None) is None
+    out = message_suggestions([mail], lambda s: np.array([0.9 if "dark mode" in x else 0.1 for x in s]), 0.5)
+    assert out["is_suggestion"].tolist() == [False]  # the suggestion is in the quote
+    import pandas as pd
+
+    weights = training_weights(pd.Series(["semeval"] * 80 + ["seed"] * 20), 0.2)
+    assert weights[:80].sum() == 80 and weights[80:].sum() == pytest.approx(20.0)  # 20 of 100
+    assert training_weights(pd.Series(["seed"] * 5), 0.2).tolist() == [1.0] * 5
+
+
 def test_the_threshold_is_the_one_with_the_best_f1() -> None:
     labels = [0, 0, 0, 1, 1, 0, 1]
     p = np.array([0.1, 0.2, 0.35, 0.4, 0.8, 0.85, 0.9])
