@@ -165,5 +165,8 @@ def test_the_suggestion_suite_wants_every_customer_message_read_once(lake: dict[
               .unionByName(readings.where(F.col("message_id") == "m1"))  # m1 read twice
               .withColumn("suggestion_sentence", F.when(F.col("message_id") == "m11", None)
                           .otherwise(F.col("suggestion_sentence"))))
+    # m2 unread: no reading, so no decision and no model version either
     assert failures(broken) == {"expect_column_values_to_be_between(readings)",
+                                "expect_column_values_to_not_be_null(is_suggestion)",
+                                "expect_column_values_to_not_be_null(model_version)",
                                 "expect_column_values_to_not_be_null(suggestion_sentence)"}
