@@ -32,7 +32,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from voicelake.jobs.topics import embed_texts, product_names
+from voicelake.jobs.topics import embed_missing, product_names
 from voicelake.lake import scalar
 from voicelake.models.ideas import UNASSIGNED_IDEA, IdeaParams, assign_ideas, fit_ideas
 from voicelake.models.topics import TopicModel, topic_text
@@ -71,31 +71,6 @@ def _previous(ctx: JobContext) -> tuple[int, dict[str, TopicModel]]:
         return 0, {}
     return int(version), {r["product"]: TopicModel.from_dict(json.loads(r["model_json"]))
                           for r in fits.where(F.col("version") == version).collect()}
-
-
-def _embed_new(ctx: JobContext, suggestions: DataFrame, products: list[str]) -> int:
-    cfg = ctx.config.suggestions
-    todo = suggestions
-    if ctx.lake.exists(SILVER_SUGGESTION_EMBEDDINGS):
-        done = (ctx.lake.read(SILVER_SUGGESTION_EMBEDDINGS).where(F.col("encoder") == cfg.encoder)
-                .select("message_id", "sentence"))
-        todo = todo.join(done, ["message_id", "sentence"], "left_anti")
-    todo = todo.cache()
-    try:
-        n = todo.count()
-        if n:
-            vectors = embed_texts(ctx, todo.select("message_id", F.col("sentence").alias("text")), products,
-                                  cfg.encoder, cfg.max_length, cfg.batch_size)
-            rows = (todo.join(vectors, "message_id")
-                    .select("message_id", "product", "sentence", F.lit(cfg.encoder).alias("encoder"), "embedding",
-                            "sent_date")
-                    .cache())
-            rows.count()
-            ctx.lake.merge(rows, SILVER_SUGGESTION_EMBEDDINGS, ["message_id"], partition_by=["sent_date"])
-            rows.unpersist()
-        return n
-    finally:
-        todo.unpersist()
 
 
 def _sample(stored: DataFrame, params: IdeaParams, products: list[str]) -> dict[str, tuple[np.ndarray, list[str],
@@ -151,7 +126,9 @@ def build_suggestion_ideas(ctx: JobContext) -> IdeasResult | None:
                    .select("message_id", F.col("suggestion_sentence").alias("sentence"), "sent_date")
                    .join(messages.select("message_id", F.coalesce("product", F.lit(NO_PRODUCT)).alias("product")),
                          "message_id"))
-    embedded = _embed_new(ctx, suggestions, products)
+    # the sentence is part of the key: a new detector may pick another sentence of a message
+    embedded = embed_missing(ctx, suggestions.withColumn("text", F.col("sentence")), SILVER_SUGGESTION_EMBEDDINGS,
+                             ["message_id", "sentence"], products, cfg.encoder, cfg.max_length, cfg.batch_size)
     if not ctx.lake.exists(SILVER_SUGGESTION_EMBEDDINGS):
         return None
     # the stored embedding of each current suggestion (a message no longer a suggestion drops out)

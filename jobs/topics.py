@@ -6,7 +6,7 @@ every customer message of the conversation carries it. The job
 
 1. finds the dates' conversations and their openings (which may lie on an earlier date),
 2. embeds the openings not embedded yet with the configured encoder, once per message, into
-   ``silver.message_embeddings`` (MERGE on message_id; a refit reuses them),
+   ``silver.message_embeddings`` (MERGE on message_id; a refit reuses them; `embed_missing`),
 3. loads ``topics.model_name@champion``, or fits one when there is none, when ``--refit``
    asks, or when the champion was fitted on a young lake whose stored openings have since
    doubled (k-means on a sample of the stored embeddings, fewer clusters while there are
@@ -94,13 +94,27 @@ def embed_texts(ctx: JobContext, todo: DataFrame, products: Sequence[str], encod
     return todo.select("message_id", "text").repartition(parallelism).mapInPandas(embed, EMBEDDING_SCHEMA)
 
 
-def embed_openings(ctx: JobContext, todo: DataFrame, products: Sequence[str]) -> DataFrame:
-    """(message_id, conversation_id, encoder, embedding, sent_date) for ``todo``'s messages
-    (message_id, conversation_id, text, sent_date), computed on the executors."""
-    cfg = ctx.config.topics
-    vectors = embed_texts(ctx, todo, products, cfg.encoder, cfg.max_length, cfg.batch_size)
-    return (todo.select("message_id", "conversation_id", "sent_date").join(vectors, "message_id")
-            .select("message_id", "conversation_id", F.lit(cfg.encoder).alias("encoder"), "embedding", "sent_date"))
+def embed_missing(ctx: JobContext, todo: DataFrame, table: str, keys: Sequence[str], products: Sequence[str],
+                  encoder: str, max_length: int, batch_size: int) -> int:
+    """Embed ``todo``'s rows (message_id, text, other columns, sent_date) whose ``keys`` the
+    ``table`` does not hold for ``encoder`` yet and MERGE them into it on message_id, as
+    (todo's columns but text, encoder, embedding); returns how many were embedded."""
+    if ctx.lake.exists(table):
+        done = ctx.lake.read(table).where(F.col("encoder") == encoder).select(*keys)
+        todo = todo.join(done, list(keys), "left_anti")
+    todo = todo.cache()
+    try:
+        n = todo.count()
+        if n:
+            stored = [c for c in todo.columns if c not in ("text", "sent_date")]
+            rows = (todo.join(embed_texts(ctx, todo, products, encoder, max_length, batch_size), "message_id")
+                    .select(*stored, F.lit(encoder).alias("encoder"), "embedding", "sent_date").cache())
+            rows.count()
+            ctx.lake.merge(rows, table, ["message_id"], partition_by=["sent_date"])
+            rows.unpersist()
+        return n
+    finally:
+        todo.unpersist()
 
 
 def product_names(messages: DataFrame) -> list[str]:
@@ -187,18 +201,8 @@ def build_topics(ctx: JobContext, day: date | None = None, since: date | None = 
     try:
         todo = (customer.join(opening_of.select(F.col("opening_message_id").alias("message_id")), "message_id")
                 .select("message_id", "conversation_id", "text", "sent_date"))
-        if ctx.lake.exists(SILVER_MESSAGE_EMBEDDINGS):
-            done = (ctx.lake.read(SILVER_MESSAGE_EMBEDDINGS).where(F.col("encoder") == cfg.encoder)
-                    .select("message_id"))
-            todo = todo.join(done, "message_id", "left_anti")
-        todo = todo.cache()
-        embedded_n = todo.count()
-        if embedded_n:
-            vectors = embed_openings(ctx, todo, products).cache()
-            vectors.count()
-            ctx.lake.merge(vectors, SILVER_MESSAGE_EMBEDDINGS, ["message_id"], partition_by=["sent_date"])
-            vectors.unpersist()
-        todo.unpersist()
+        embedded_n = embed_missing(ctx, todo, SILVER_MESSAGE_EMBEDDINGS, ["message_id"], products, cfg.encoder,
+                                   cfg.max_length, cfg.batch_size)
 
         champion = load_topics(ctx.config)
         stored = (ctx.lake.read(SILVER_MESSAGE_EMBEDDINGS).where(F.col("encoder") == cfg.encoder).count()

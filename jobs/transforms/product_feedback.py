@@ -66,13 +66,14 @@ def product_requests(ideas: DataFrame, suggestions: DataFrame, messages: DataFra
             .join(suggestions.select("message_id", F.col("model_version").alias("detector_version")), "message_id")
             .join(messages.where(F.col("author_role") == "customer")
                   .select("message_id", "conversation_id", "customer_key", "product_version", "sent_at"),
-                  "message_id")
-            .withColumn("idea_id", F.coalesce("idea_id", F.lit(-1))))
+                  "message_id"))
 
 
 def _requester_valence(requests: DataFrame, messages: DataFrame, emotions: DataFrame) -> DataFrame:
     """(product, idea_id, requester_valence, its interval, requesters_scored)."""
+    keys = requests.select("customer_key").distinct()  # requesters only: a few percent of customers
     per_customer = (messages.where(F.col("author_role") == "customer").select("message_id", "customer_key")
+                    .join(F.broadcast(keys), "customer_key", "left_semi")
                     .join(emotions.select("message_id", "valence"), "message_id")
                     .groupBy("customer_key").agg(F.avg("valence").alias("_valence")))
     requesters = requests.select("product", "idea_id", "customer_key").distinct().join(per_customer, "customer_key")
