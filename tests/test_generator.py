@@ -31,7 +31,7 @@ def test_same_seed_same_history(tmp_path: Path) -> None:
 def test_every_source_and_scenario_is_written(tmp_path: Path) -> None:
     summary = generate_history(settings(tmp_path))
     answers = json.loads((tmp_path / "answers.json").read_text())
-    assert set(answers["scenarios"]) == {"incident", "bad_release", "emerging_topic", "slow_queue",
+    assert set(answers["scenarios"]) == {"incident", "bad_release", "emerging_topic", "slow_queue", "backlog",
                                          "agent_empathy", "nps_passives", "decoys", "survey_nonresponse",
                                          "dark_outage", "silent_incident"}
     landed = {p.name for p in (tmp_path / "landing").iterdir()}

@@ -4,7 +4,9 @@
 (``<landing>/<source>/<YYYY-MM-DD>.jsonl|.csv``) and an answer file with the planted
 scenarios' ground truth: an incident that causes a complaint spike, a release that makes
 one product version's customers unhappy, an emerging topic, a queue with slow first
-responses, agents who differ in empathy, and NPS passives with a common complaint.
+responses, first responses that slow down when a queue's arrivals outgrow the agents on shift
+(bursts, peak hours, weekends), agents who differ in empathy, and NPS passives with a common
+complaint.
 Optionally a small share of malformed records of every kind is planted, and counted in
 the answer file, so ingestion's quarantine can be checked against known numbers. Late data on
 request: ``late_rate`` moves records into a file that lands the next day
@@ -48,6 +50,7 @@ from voicelake.generator.plan import (
     CONTACT_RATE,
     DARK_OUTAGE_HOURS,
     OUTAGE_LEAD_MINUTES,
+    SUPPORT_CHANNELS,
     HistoryPlan,
     PlannedConversation,
     nps_class,
@@ -447,6 +450,75 @@ FIRST_RESPONSE_MEDIAN = {"chat": 1.5, "email": 150.0, "ticket": 200.0, "social":
 PRIORITY_SLA = {"urgent": 60, "high": 240, "normal": 480, "low": 1440}
 
 
+# Backlog: a first response takes longer when the queue's arrivals per agent on shift in that hour
+# are high. Expected arrivals per hour follow the day's opening-time profile (normal around 13:00)
+# and the outages' timed contacts; the first-response delay is multiplied by
+# (arrivals per agent / a weekday noon's) ** BACKLOG_EXPONENT, clipped to BACKLOG_FACTOR_RANGE.
+BACKLOG_EXPONENT = 1.0
+FIRST_RESPONSE_SIGMA = 0.3  # log-scale spread of a first response around its channel's median times the factors
+BACKLOG_FACTOR_RANGE = (0.4, 4.0)
+ARRIVAL_HOUR_MEAN, ARRIVAL_HOUR_SD = 13.0, 3.5
+AGENTS_PER_QUEUE = 6
+
+
+def agents_on_shift(day: date, hour: int, queue_agents: int = AGENTS_PER_QUEUE) -> int:
+    """Agents a queue staffs in an hour: all of them 8:00-18:00 on weekdays, half 6:00-8:00 and
+    18:00-22:00, a third at night; half as many at weekends (at least one)."""
+    share = 1.0 if 8 <= hour < 18 else 0.5 if 6 <= hour < 22 else 1 / 3
+    if day.weekday() >= 5:
+        share /= 2
+    return max(1, round(queue_agents * share))
+
+
+def _hour_share(hour: int) -> float:
+    """Share of a day's untimed openings that fall in ``hour`` (the renderer's normal profile)."""
+    def cdf(x: float) -> float:
+        return 0.5 * (1 + math.erf((x - ARRIVAL_HOUR_MEAN) / (ARRIVAL_HOUR_SD * math.sqrt(2))))
+    return cdf(hour + 1) - cdf(hour)
+
+
+def expected_arrivals(conversations: list[PlannedConversation]) -> dict[str, list[float]]:
+    """Expected support conversations opening per queue and hour of a planned day: the
+    untimed ones spread over the day's profile, the timed ones (outages) in their hour."""
+    out = {q: [0.0] * 24 for q in P.QUEUES}
+    untimed: Counter[str] = Counter()
+    for conv in conversations:
+        if conv.channel not in SUPPORT_CHANNELS:
+            continue
+        if conv.opens_at_minute is None:
+            untimed[conv.queue] += 1
+        else:
+            out[conv.queue][min(23, int(conv.opens_at_minute // 60))] += 1
+    for queue, n in untimed.items():
+        for hour in range(24):
+            out[queue][hour] += n * _hour_share(hour)
+    return out
+
+
+def plant_backlog(world: World, plan: HistoryPlan) -> None:
+    """Record the reference load (a weekday noon's arrivals per agent, from the plan's mean
+    daily volume per queue) in ``world.scenarios['backlog']``."""
+    support = sum(c.channel in SUPPORT_CHANNELS for day in plan.days for c in day)
+    per_queue_day = support / max(1, len(plan.days) * len(P.QUEUES))
+    world.scenarios["backlog"] = {
+        "reference_arrivals_per_agent_hour": per_queue_day * _hour_share(12) / AGENTS_PER_QUEUE,
+        "exponent": BACKLOG_EXPONENT, "factor_range": list(BACKLOG_FACTOR_RANGE),
+        "agents_on_shift": "all 8-18 on weekdays, half 6-8 and 18-22, a third at night; half at weekends",
+        "arrival_profile": {"mean_hour": ARRIVAL_HOUR_MEAN, "sd_hours": ARRIVAL_HOUR_SD}}
+
+
+def backlog_factors(world: World, day: date, conversations: list[PlannedConversation]) -> dict[str, list[float]]:
+    """The first-response multiplier per queue and hour of a planned day (1.0 when the world
+    was never planted with a backlog reference)."""
+    reference = world.scenarios.get("backlog", {}).get("reference_arrivals_per_agent_hour")
+    if not reference:
+        return {q: [1.0] * 24 for q in P.QUEUES}
+    low, high = BACKLOG_FACTOR_RANGE
+    return {q: [min(high, max(low, (n / agents_on_shift(day, h) / reference) ** BACKLOG_EXPONENT))
+                for h, n in enumerate(hours)]
+            for q, hours in expected_arrivals(conversations).items()}
+
+
 VERBATIM_EMOTION = {"promoter": "joy", "passive_pricing": "disappointment", "passive": "neutral",
                     "detractor": "frustration"}
 
@@ -505,6 +577,7 @@ def generate_day(world: World, day_index: int) -> tuple[dict[str, int], dict[str
     """Plan the history, then generate and write one day; returns (records per source, malformed kinds,
     messages). ``generate_history`` plans once and calls ``render_day`` instead."""
     plan = plan_history(world)
+    plant_backlog(world, plan)
     r = render_day(world, day_index, plan.days[day_index], plan.minor_incidents.get(day_index))
     return r.counts, r.malformed, r.messages
 
@@ -553,8 +626,9 @@ def render_day(world: World, day_index: int, conversations: list[PlannedConversa
                               "title": f"{silent['product']} background job delays"})
 
     truth = _Truth()
+    backlog = backlog_factors(world, day, conversations)
     for conv in conversations:
-        _conversation(world, rng, out, truth, midnight, conv)
+        _conversation(world, rng, out, truth, midnight, conv, backlog)
     counts = out.write(s.landing, day)
     malformed = {src: dict(c) for src, c in out.malformed.items() if c}
     return DayResult(counts, malformed, out.messages, _Truth.blob(truth.messages),
@@ -608,7 +682,7 @@ def _quote(rng: random.Random, text: str, sender: str, when: datetime) -> str:
 
 
 def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Truth, midnight: datetime,
-                  conv: PlannedConversation) -> None:
+                  conv: PlannedConversation, backlog: dict[str, list[float]]) -> None:
     customer = world.customers[conv.customer]
     product = customer.product
     version = product_version(product, conv.upgraded)
@@ -651,7 +725,8 @@ def _conversation(world: World, rng: random.Random, out: DayWriter, truth: _Trut
         first_text += "\n\n" + _fill(rng.choice(P.SIGN_OFFS), ctx)
         pii_kind = f"{pii_kind},name" if pii_kind else "name"
     turns = rng.randint(1, 3)
-    first_response = _lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel]) * factor
+    first_response = (_lognormal_minutes(rng, FIRST_RESPONSE_MEDIAN[channel], FIRST_RESPONSE_SIGMA) * factor
+                      * backlog[queue][min(23, opened.hour)])
     # (role, minutes, text, emotion, agent tone, pii kinds, planted idea)
     messages: list[tuple[str, float, str, str, str | None, str | None, str | None]] = [
         ("customer", 0.0, first_text, emotion, None, pii_kind, feedback.idea)]
@@ -801,6 +876,7 @@ def generate_history(settings: GeneratorSettings) -> dict[str, Any]:
     t0 = time.perf_counter()
     world = build_world(settings)
     plan = plan_history(world)
+    plant_backlog(world, plan)
     plan_seconds = time.perf_counter() - t0
     settings.landing.mkdir(parents=True, exist_ok=True)
     workers = settings.workers or os.cpu_count() or 1
