@@ -3,7 +3,7 @@
 
 Keeps the models fresh, weekly and on demand:
 
-`package_code` -> `refit_topics` -> `train_suggestions` -> `train_evaluate_register` ->
+`package_code` -> `refit_topics` -> `train_sla_risk` -> `train_suggestions` -> `train_evaluate_register` ->
 `promote_if_better` -> `rescore_window` -> `rescore_recent`
 
 * `train_evaluate_register` (spark-submit `jobs/train_model.py`) assembles the training set
@@ -23,6 +23,10 @@ Keeps the models fresh, weekly and on demand:
   Task 9, else the project's seed set), registers it as `voicelake-suggestions@challenger` and
   promotes it when it beats the champion's F1 (the first one: the TF-IDF baseline's); the
   daily `score` task applies the champion.
+* `train_sla_risk` (spark-submit `jobs/sla_risk.py`) fits the SLA-breach model on the lake's
+  history (time-based split), registers it as `voicelake-sla-risk@challenger` and promotes it
+  when its test AUC beats the champion's on the same snapshots (the first one: the
+  elapsed-time baseline's); on a lake without scored history (the bootstrap run) it does nothing.
 * Params: `max_train_rows` (cap on public rows, 0 = config), `epochs` (0 = config),
   `bootstrap` (small first model: what `voicelake run` uses when there is no champion).
 """
@@ -79,4 +83,5 @@ with DAG(
     rescore = spark_job("rescore_recent", "score", [
         "--rescore", "--last-days", "{{ ti.xcom_pull(task_ids='rescore_window') }}"])
     refit_topics = spark_job("refit_topics", "topics", ["--refit"])
-    chain(package_code, refit_topics, train_suggestions(), train, decision, window, rescore)
+    train_sla = spark_job("train_sla_risk", "sla_risk", ["--if-history"])
+    chain(package_code, refit_topics, train_sla, train_suggestions(), train, decision, window, rescore)

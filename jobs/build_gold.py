@@ -5,7 +5,8 @@ see ``jobs/voc_marts.py`` and docs/marts.md), and once silver.message_topics exi
 gold.topic_daily and gold.topic_alerts (``jobs/topic_marts.py``), and once silver.incidents
 exists gold.incident_impact and gold.unexplained_spikes, once silver.releases exists
 gold.release_impact (``jobs/incident_marts.py``), once silver.suggestion_ideas exists
-gold.product_feedback (``jobs/feedback_marts.py``), and last gold.health_check from the marts the
+gold.product_feedback (``jobs/feedback_marts.py``), once a ``voicelake-sla-risk`` champion exists
+gold.sla_risk (``jobs/sla_risk.py``), and last gold.health_check from the marts the
 run staged (``jobs/health_marts.py``).
 
 Publish protocol: the marts are written to a staging copy of this run
@@ -47,6 +48,7 @@ from voicelake.jobs.incident_marts import (
     release_dates,
     release_params,
 )
+from voicelake.jobs.sla_risk import SLA_MARTS, build_sla_marts
 from voicelake.jobs.topic_marts import TOPIC_MARTS, build_topic_marts, forecast_origin, log_forecast_backtest
 from voicelake.jobs.transforms.gold import build_emotion_daily, build_service_daily
 from voicelake.jobs.validate import ValidationFailed, ValidationReport, validate
@@ -72,7 +74,8 @@ from voicelake.schemas import (
 
 DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
 # staged once their inputs exist; the health check last, from the others
-OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *FEEDBACK_MARTS, *HEALTH_MARTS)
+OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *FEEDBACK_MARTS, *SLA_MARTS,
+                  *HEALTH_MARTS)
 GOLD_TABLES = (*DAILY_MARTS, *OPTIONAL_MARTS)
 
 
@@ -134,6 +137,7 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
         marts.update(build_topic_marts(ctx, dates, cached))
         marts.update(build_incident_marts(ctx, dates, cached))
         marts.update(build_feedback_marts(ctx, dates, cached))
+        marts.update(build_sla_marts(ctx, dates))
     try:
         staged = {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
                   for table, frame in marts.items()}

@@ -34,6 +34,7 @@ from voicelake.schemas import (
     GOLD_PRODUCT_FEEDBACK,
     GOLD_RELEASE_IMPACT,
     GOLD_SERVICE_GAPS,
+    GOLD_SLA_RISK,
     GOLD_TOPIC_ALERTS,
     GOLD_UNEXPLAINED_SPIKES,
 )
@@ -134,6 +135,7 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
     lines += ["", *incident_lines(ctx, week, top * 2)]
     lines += ["", *release_lines(ctx, week, top * 2)]
     lines += ["", *idea_lines(ctx, top)]
+    lines += ["", *sla_lines(ctx, top * 2)]
     lines += ["", *health_lines(ctx, week)]
     return lines
 
@@ -226,6 +228,28 @@ def idea_lines(ctx: JobContext, top: int) -> list[str]:
                      + (f", e.g. \"{r['examples'][0]}\"" if r["examples"] else ""))
     if len(lines) == 1:
         lines.append("  (no idea asked for yet)")
+    return lines
+
+
+def sla_lines(ctx: JobContext, top: int) -> list[str]:
+    """The conversations most likely to breach their SLA at the latest as-of time (gold.sla_risk)."""
+    title = "conversations waiting for a first reply, most likely to breach their SLA:"
+    if not ctx.lake.exists(GOLD_SLA_RISK):
+        return [title, "  (no SLA risk yet: it needs scored messages and a voicelake-sla-risk model)"]
+    risk = ctx.lake.read(GOLD_SLA_RISK)
+    latest = risk.agg(F.max("as_of")).first()
+    if latest is None or latest[0] is None:
+        return [title, "  (nobody was waiting)"]
+    at = risk.where(F.col("as_of") == F.lit(latest[0]))
+    counts = at.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("at_risk").cast("int")).alias("flagged")).first()
+    assert counts is not None
+    lines = [f"{title} as of {latest[0]:%Y-%m-%d %H:%M}, {counts['n']} waiting, {counts['flagged'] or 0} at risk"]
+    for r in at.where(F.col("risk_rank") <= top).orderBy("risk_rank").collect():
+        lines.append(f"  {r['risk_rank']}. {r['conversation_id']} ({r['channel']}, {r['queue'] or '-'}"
+                     + (f", {r['priority']}" if r["priority"] else "")
+                     + f"): p {_num(r['breach_probability'], 2)}, {_num(r['minutes_left'], 0)} of "
+                       f"{r['sla_target_minutes']} min left, queue backlog {_num(r['queue_backlog'], 0)}"
+                     + (" - at risk" if r["at_risk"] else ""))
     return lines
 
 

@@ -40,6 +40,7 @@ from voicelake.jobs.incident_marts import (
     release_dates,
     release_params,
 )
+from voicelake.jobs.sla_risk import SLA_MARTS
 from voicelake.jobs.topic_marts import TOPIC_MARTS
 from voicelake.jobs.transforms.quality import (
     MESSAGE_SOURCES,
@@ -78,6 +79,7 @@ from voicelake.schemas import (
     GOLD_SERVICE_DAILY,
     GOLD_TOPIC_DAILY,
     QUARANTINE,
+    SILVER_CONVERSATIONS,
     SILVER_INCIDENTS,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGE_SUGGESTIONS,
@@ -246,6 +248,30 @@ def feedback_frames(read: Callable[[str], DataFrame | None], config: Any,
                       .fillna(0, ["silver_product_suggestions"])), None
 
 
+def sla_frames(read: Callable[[str], DataFrame | None], config: Any, conversations: DataFrame,
+               dates: Sequence[date] | None) -> Iterator[SuiteFrame]:
+    """gold.sla_risk's suite over the run's dates (all when None), each row with
+    ``as_of_rows`` (the mart's rows at its as-of time) and ``silver_waiting`` (silver's
+    conversations waiting for a first reply then, counted here from the SLA columns)."""
+    for table in SLA_MARTS:
+        suite = configured_suite(config, "gold_" + table.partition(".")[2])
+        frame = read(table)
+        if frame is None:
+            yield suite, None, "not built (needs scored messages and a voicelake-sla-risk champion)"
+            continue
+        if dates is not None:
+            frame = frame.where(F.col("date").isin(list(dates)))
+        times = frame.select("as_of").distinct()
+        at = F.col("as_of")
+        waiting = (conversations.where(F.col("sla_target_minutes").isNotNull()).crossJoin(F.broadcast(times))
+                   .where((F.col("first_customer_message_at") <= at) & (F.col("sla_due_at") > at)
+                          & (F.col("first_response_at").isNull() | (F.col("first_response_at") > at)))
+                   .groupBy("as_of").agg(F.count(F.lit(1)).alias("silver_waiting")))
+        in_mart = frame.groupBy("as_of").agg(F.count(F.lit(1)).alias("as_of_rows"))
+        yield suite, (frame.join(in_mart, "as_of").join(waiting, "as_of", "left")
+                      .fillna(0, ["silver_waiting"])), None
+
+
 def health_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
                   customer_counts: DataFrame) -> Iterator[SuiteFrame]:
     """gold.health_check's suite over the run's dates, each row with ``date_customer_messages``
@@ -347,6 +373,7 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
             frames = itertools.chain(gold_frames(read, dates, ctx.config, silver_counts, topic_counts),
                                      incident_frames(read, dates, ctx.config, incident_counts, release_counts),
                                      feedback_frames(read, ctx.config, ideas, ctx.lake.read(SILVER_MESSAGES)),
+                                     sla_frames(read, ctx.config, ctx.lake.read(SILVER_CONVERSATIONS), dates),
                                      health_frames(read, dates, ctx.config, customer_counts))
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")

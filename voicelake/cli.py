@@ -35,6 +35,8 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "topics": ("voicelake.jobs.topics", "embed conversation openings; give every customer message its topic"),
     "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),
     "forget": ("voicelake.jobs.forget", "erase one customer's records from every layer (right to erasure)"),
+    "train-sla-risk": ("voicelake.jobs.sla_risk", "train the SLA-breach model on the lake's history, register it, "
+                                                  "promote it if better"),
     "insights": ("voicelake.jobs.insights", "one-screen voice-of-customer summary of a week: index, gaps, agents"),
 }
 TABLE_MAX_ROWS = 1000  # `voicelake sql --format table` prints at most this many rows by default
@@ -321,6 +323,8 @@ def _run_in_process(env: str | None) -> int:
             print(ideas_summary(build_suggestion_ideas(ctx)))
         with step("validate silver"):
             _validated(ctx, "silver")
+        with step("sla model"):
+            ensure_sla_champion(ctx)
         with step("build-gold (stage, validate, publish)"):
             for table, rows in build_gold(ctx).items():
                 print(f"{table}: published {rows} rows")
@@ -376,6 +380,14 @@ def ensure_suggestion_champion(config: Any) -> None:
     print(outcome["reason"])
 
 
+def ensure_sla_champion(ctx: Any) -> None:
+    """Train the SLA-breach model on the lake's history when it has no champion yet (what the
+    daily DAG's sla_model task does); too little history leaves gold.sla_risk unbuilt."""
+    from voicelake.jobs.sla_risk import train_when_possible
+
+    print(train_when_possible(ctx, only_if_missing=True))
+
+
 def _stepper() -> Callable[[str], Any]:
     from contextlib import contextmanager
 
@@ -428,6 +440,7 @@ def cmd_train_suggestions(argv: Sequence[str]) -> int:
 
 def cmd_models(argv: Sequence[str]) -> int:
     from voicelake.models.registry import configure_mlflow, list_versions
+    from voicelake.models.sla_risk import list_sla_versions, sla_params
     from voicelake.models.suggestion_registry import list_suggestion_versions
 
     p = argparse.ArgumentParser(prog="voicelake models", description=LOCAL_COMMANDS["models"])
@@ -447,6 +460,12 @@ def cmd_models(argv: Sequence[str]) -> int:
               f"\nno versions of {config.suggestions.model_name} yet: run `voicelake train-suggestions`")
     if suggestions:
         print(format_rows(list(suggestions[0]), [tuple(r.values()) for r in suggestions], args.format))
+    sla = list_sla_versions(config)
+    if args.format == "table":
+        print(f"\n{sla_params(config).model_name}:" if sla else
+              f"\nno versions of {sla_params(config).model_name} yet: run `voicelake train-sla-risk`")
+    if sla:
+        print(format_rows(list(sla[0]), [tuple(r.values()) for r in sla], args.format))
     return 0
 
 

@@ -286,6 +286,7 @@ class Config:
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     suggestions: SuggestionsConfig = field(default_factory=SuggestionsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    sla_risk: Mapping[str, Any] = field(default_factory=dict)  # gold.sla_risk and its model (SlaRiskParams)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -447,5 +448,6 @@ def load_config(
         topics=_topics_config(data.get("topics") or {}),
         suggestions=_suggestions_config(data.get("suggestions") or {}),
         incidents=_incidents_config(data.get("incidents") or {}),
+        sla_risk=dict(data.get("sla_risk") or {}),
         raw=data,
     )
