@@ -184,14 +184,22 @@ def promote(config: Config) -> PromotionDecision:
                              score, reference, ref_name, reason)
 
 
-def list_versions(config: Config) -> list[dict[str, Any]]:
-    """Every registered version with aliases and key metrics (newest first)."""
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One registered model version with its aliases and its run (None without one)."""
+
+    version: int
+    aliases: str  # comma-separated, sorted
+    run: Any
+    tags: dict[str, str]
+
+
+def registered_versions(config: Config, name: str) -> list[RegisteredVersion]:
+    """Every version of the registered model ``name``, newest first ([] when it does not exist)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
-    rows = []
-    name = config.mlflow.model_name
     aliases: dict[str, list[str]] = {}
     try:
         for alias, version in client.get_registered_model(name).aliases.items():
@@ -200,15 +208,24 @@ def list_versions(config: Config) -> list[dict[str, Any]]:
         if is_missing(exc):  # no such model yet
             return []
         raise registry_error(config.mlflow.registry_uri, f"listing the versions of {name}", exc) from exc
-    for v in client.search_model_versions(f"name = '{name}'"):
-        metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
+    versions = [RegisteredVersion(int(v.version), ",".join(sorted(aliases.get(str(v.version), []))),
+                                  client.get_run(v.run_id) if v.run_id else None, dict(v.tags or {}))
+                for v in client.search_model_versions(f"name = '{name}'")]
+    return sorted(versions, key=lambda v: -v.version)
+
+
+def list_versions(config: Config) -> list[dict[str, Any]]:
+    """Every registered version with aliases and key metrics (newest first)."""
+    rows = []
+    for v in registered_versions(config, config.mlflow.model_name):
+        metrics = v.run.data.metrics if v.run else {}
         rows.append({
-            "version": int(v.version), "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
+            "version": v.version, "aliases": v.aliases,
             "eval_macro_f1": metrics.get("eval_macro_f1"),
             "baseline_eval_macro_f1": metrics.get("baseline_eval_macro_f1"),
             "goemotions_test_macro_f1": metrics.get("goemotions_test_macro_f1"),
             "indomain_heldout_macro_f1": metrics.get("indomain_heldout_macro_f1"),
             "msgs_per_s": metrics.get("scoring_msgs_per_second"),
-            "run_id": v.run_id,
+            "run_id": v.run.info.run_id if v.run else None,
         })
-    return sorted(rows, key=lambda r: -r["version"])
+    return rows

@@ -309,28 +309,14 @@ def load_sla_champion(config: Config) -> SlaChampion | None:
 
 def list_sla_versions(config: Config) -> list[dict[str, Any]]:
     """Every registered version of the SLA-breach model with its aliases and test metrics."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from voicelake.models.registry import registered_versions
 
-    from voicelake.models.registry import is_missing, registry_error
-
-    client, name = MlflowClient(), sla_params(config).model_name
-    try:
-        model = client.get_registered_model(name)
-    except MlflowException as exc:
-        if is_missing(exc):
-            return []
-        raise registry_error(config.mlflow.registry_uri, f"listing the versions of {name}", exc) from exc
-    aliases: dict[str, list[str]] = {}
-    for alias, version in model.aliases.items():
-        aliases.setdefault(str(version), []).append(alias)
+    name = sla_params(config).model_name
     rows = []
-    for v in client.search_model_versions(f"name = '{name}'"):
-        metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
-        rows.append({"model": name, "version": int(v.version),
-                     "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
-                     "test_auc": metrics.get("test_auc"), "baseline_auc": metrics.get("baseline_auc"),
-                     "test_brier": metrics.get("test_brier"), "warning_recall": metrics.get("warning_recall"),
-                     "warning_precision": metrics.get("warning_precision"),
-                     "flag_threshold": v.tags.get(THRESHOLD_TAG), "run_id": v.run_id})
-    return sorted(rows, key=lambda r: -r["version"])
+    for v in registered_versions(config, name):
+        metrics = v.run.data.metrics if v.run else {}
+        rows.append({"model": name, "version": v.version, "aliases": v.aliases,
+                     **{k: metrics.get(k) for k in ("test_auc", "baseline_auc", "test_brier", "warning_recall",
+                                                    "warning_precision")},
+                     "flag_threshold": v.tags.get(THRESHOLD_TAG), "run_id": v.run.info.run_id if v.run else None})
+    return rows

@@ -189,29 +189,15 @@ def promote_suggestions(config: Config, version: str, metrics: dict[str, float],
 
 def list_suggestion_versions(config: Config) -> list[dict[str, Any]]:
     """Every registered version of the detector with its aliases, F1 and what trained it."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from voicelake.models.registry import registered_versions
 
-    from voicelake.models.registry import is_missing, registry_error
-
-    client = MlflowClient()
     name = config.suggestions.model_name
-    try:
-        model = client.get_registered_model(name)
-    except MlflowException as exc:
-        if is_missing(exc):
-            return []
-        raise registry_error(config.mlflow.registry_uri, f"listing the versions of {name}", exc) from exc
-    aliases: dict[str, list[str]] = {}
-    for alias, version in model.aliases.items():
-        aliases.setdefault(str(version), []).append(alias)
     rows = []
-    for v in client.search_model_versions(f"name = '{name}'"):
-        run = client.get_run(v.run_id) if v.run_id else None
-        metrics = run.data.metrics if run else {}
-        rows.append({"model": name, "version": int(v.version),
-                     "aliases": ",".join(sorted(aliases.get(str(v.version), []))),
+    for v in registered_versions(config, name):
+        metrics = v.run.data.metrics if v.run else {}
+        rows.append({"model": name, "version": v.version, "aliases": v.aliases,
                      "eval_f1": metrics.get("eval_f1"), "baseline_eval_f1": metrics.get("baseline_eval_f1"),
-                     "eval_set": run.data.tags.get("eval_set") if run else None,
-                     "trained_on": run.data.params.get("sources") if run else None, "run_id": v.run_id})
-    return sorted(rows, key=lambda r: -r["version"])
+                     "eval_set": v.run.data.tags.get("eval_set") if v.run else None,
+                     "trained_on": v.run.data.params.get("sources") if v.run else None,
+                     "run_id": v.run.info.run_id if v.run else None})
+    return rows
