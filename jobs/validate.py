@@ -263,7 +263,9 @@ def sla_frames(read: Callable[[str], DataFrame | None], config: Any, conversatio
             frame = frame.where(F.col("date").isin(list(dates)))
         times = frame.select("as_of").distinct()
         at = F.col("as_of")
-        waiting = (conversations.where(F.col("sla_target_minutes").isNotNull()).crossJoin(F.broadcast(times))
+        clocks = conversations.where(F.col("sla_target_minutes").isNotNull()).select(
+            "first_customer_message_at", "first_response_at", "sla_due_at")  # silver's own as_of stays out
+        waiting = (clocks.crossJoin(F.broadcast(times))
                    .where((F.col("first_customer_message_at") <= at) & (F.col("sla_due_at") > at)
                           & (F.col("first_response_at").isNull() | (F.col("first_response_at") > at)))
                    .groupBy("as_of").agg(F.count(F.lit(1)).alias("silver_waiting")))

@@ -47,12 +47,12 @@ MESSAGES = [
 
 
 def _lake(spark: SparkSession, conversations: list[tuple], messages: list[tuple]) -> tuple[DataFrame, ...]:
-    conv = spark.createDataFrame(
-        [(c, ch, q, p, k, s, r, tgt, None if tgt is None else s + timedelta(minutes=tgt), b)
+    conv = spark.createDataFrame(  # as_of: silver's cut-off column, which the mart's as_of must not meet
+        [(c, ch, q, p, k, s, r, tgt, None if tgt is None else s + timedelta(minutes=tgt), b, DAY + timedelta(days=1))
          for c, ch, q, p, k, s, r, tgt, b in conversations],
         "conversation_id string, channel string, queue string, priority string, customer_key string, "
         "first_customer_message_at timestamp, first_response_at timestamp, sla_target_minutes int, "
-        "sla_due_at timestamp, sla_breached boolean")
+        "sla_due_at timestamp, sla_breached boolean, as_of timestamp")
     msgs = spark.createDataFrame([(m, c, role, agent, sent) for m, c, role, agent, sent, *_ in messages],
                                  "message_id string, conversation_id string, author_role string, agent_key string, "
                                  "sent_at timestamp")
