@@ -44,7 +44,7 @@ def main() -> None:
     from voicelake.jobs.sla_risk import build_sla_marts
     from voicelake.jobs.transforms.sla_risk import sla_features
     from voicelake.models.registry import configure_mlflow
-    from voicelake.models.sla_risk import fit_sla_risk, labelled, register_sla_risk, sla_params, time_split
+    from voicelake.models.sla_risk import fit_sla_risk, labelled, register_sla_risk, sla_params
     from voicelake.models.taxonomy import load_taxonomy
     from voicelake.runtime import open_lake
     from voicelake.schemas import GOLD_SLA_RISK, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
@@ -83,7 +83,7 @@ def main() -> None:
 
         snapshots = timed("features", features)
         fit = timed("fit", fit_sla_risk, snapshots, params, lambda _: None)
-        trained = timed("register", register_sla_risk, config, fit, time_split(snapshots, params).test, params,
+        trained = timed("register", register_sla_risk, config, fit, fit.test, params,
                         lambda _: None)
         m = fit.metrics
         print(f"\nhistory: {args.days} days x {args.customers} customers, seed {args.seed}; "

@@ -34,7 +34,6 @@ from voicelake.models.sla_risk import (
     load_sla_champion,
     register_sla_risk,
     sla_params,
-    time_split,
 )
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import GOLD_SLA_RISK, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
@@ -56,7 +55,7 @@ def train_sla_risk(ctx: JobContext) -> SlaTraining:
     snapshots = labelled(sla_features(*_silver(ctx), params)).cache()
     try:
         fit = fit_sla_risk(snapshots, params)
-        return register_sla_risk(ctx.config, fit, time_split(snapshots, params).test, params)
+        return register_sla_risk(ctx.config, fit, fit.test, params)
     finally:
         snapshots.unpersist()
 

@@ -200,6 +200,7 @@ class SlaFit:
     model: PipelineModel
     threshold: float
     metrics: dict[str, float]
+    test: DataFrame  # the test days' labelled snapshots (a challenger and the champion are compared on them)
 
 
 def _has_both_classes(frame: DataFrame, minimum: int) -> bool:
@@ -233,7 +234,7 @@ def fit_sla_risk(snapshots: DataFrame, params: SlaRiskParams, log: Callable[[str
         f"Brier {metrics['test_brier']:.3f} ({metrics['baseline_brier']:.3f}); breaches flagged "
         f"{params.warning_minutes} min ahead: {metrics['warning_recall']:.2f} at precision "
         f"{metrics['warning_precision']:.2f} (threshold {threshold:.3f})")
-    return SlaFit(model, threshold, metrics)
+    return SlaFit(model, threshold, metrics, split.test)
 
 
 @dataclass(frozen=True)
