@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from voicelake.errors import ReportedError
 from voicelake.faults import fault
 from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
 from voicelake.jobs.feedback_marts import FEEDBACK_MARTS, FEEDBACK_PARTITIONS, build_feedback_marts
@@ -122,13 +123,35 @@ def data_cut_off(ctx: JobContext, dates: Sequence[date] | None) -> datetime:
     return min(now, datetime.combine(max(dates) + timedelta(days=1), time()))
 
 
+class NoSilverData(ReportedError):
+    """A date of the build for which silver holds no message: nothing is staged or published
+    (gold_service_daily's suite would fail it too, after every mart was built)."""
+
+    def __init__(self, missing: Sequence[date]) -> None:
+        days = ", ".join(d.isoformat() for d in missing)
+        super().__init__(f"silver.messages holds no message on {days}: gold is not built for a day "
+                         "without data\ningest the day's landing files and build silver for it first "
+                         "(voicelake ingest; voicelake build-silver --date D)")
+        self.missing = list(missing)
+
+
+def require_silver_data(messages: DataFrame, dates: Sequence[date]) -> None:
+    """Raise `NoSilverData` when a date has no silver message (one small query)."""
+    present = {r[0] for r in messages.select("sent_date").distinct().collect()}
+    missing = sorted(set(dates) - present)
+    if missing:
+        raise NoSilverData(missing)
+
+
 def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> dict[str, DataFrame]:
-    """Build the marts for the dates (all when None) into the run's staging copies."""
+    """Build the marts for the dates (all when None) into the run's staging copies; refuses
+    dates silver holds no message for before building anything."""
     conversations = ctx.lake.read(SILVER_CONVERSATIONS)
     messages = ctx.lake.read(SILVER_MESSAGES)
     if dates is not None:
-        conversations = conversations.where(F.col("opened_date").isin(list(dates)))
         messages = messages.where(F.col("sent_date").isin(list(dates)))
+        require_silver_data(messages, dates)
+        conversations = conversations.where(F.col("opened_date").isin(list(dates)))
     marts = {GOLD_SERVICE_DAILY: build_service_daily(conversations, messages)}
     cached: list[DataFrame] = []
     if ctx.lake.exists(SILVER_MESSAGE_EMOTIONS):
