@@ -154,10 +154,10 @@ def build_silver(ctx: JobContext, day: date | None = None, since: date | None = 
         lo = min(dates) - timedelta(days=CONVERSATION_SPAN_DAYS)
         hi = max(dates) + timedelta(days=CONVERSATION_SPAN_DAYS + 1)
         unified = unified.where(F.col("sent_at").between(F.lit(lo), F.lit(hi)))
-    else:
+    unified = unified.cache()  # before the full build's max date below: that query fills the cache
+    if run_dates is None:
         last = scalar(unified.agg(F.max(F.to_date("sent_at"))))
         as_of = datetime.combine((last or date.today()) + timedelta(days=1), time.min)
-    unified = unified.cache()
     key = pseudonym_key_ref(ctx.config)  # the executors read the key itself
     before = {table: ctx.lake.version(table) for table in (SILVER_MESSAGES, SILVER_CONVERSATIONS)}
     try:
