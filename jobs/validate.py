@@ -253,25 +253,22 @@ def sla_frames(read: Callable[[str], DataFrame | None], config: Any, conversatio
     """gold.sla_risk's suite over the run's dates (all when None), each row with
     ``as_of_rows`` (the mart's rows at its as-of time) and ``silver_waiting`` (silver's
     conversations waiting for a first reply then, counted here from the SLA columns)."""
-    for table in SLA_MARTS:
-        suite = configured_suite(config, "gold_" + table.partition(".")[2])
-        frame = read(table)
-        if frame is None:
-            yield suite, None, "not built (needs scored messages and a voicelake-sla-risk champion)"
-            continue
-        if dates is not None:
-            frame = frame.where(F.col("date").isin(list(dates)))
-        times = frame.select("as_of").distinct()
-        at = F.col("as_of")
-        clocks = conversations.where(F.col("sla_target_minutes").isNotNull()).select(
-            "first_customer_message_at", "first_response_at", "sla_due_at")  # silver's own as_of stays out
-        waiting = (clocks.crossJoin(F.broadcast(times))
-                   .where((F.col("first_customer_message_at") <= at) & (F.col("sla_due_at") > at)
-                          & (F.col("first_response_at").isNull() | (F.col("first_response_at") > at)))
-                   .groupBy("as_of").agg(F.count(F.lit(1)).alias("silver_waiting")))
-        in_mart = frame.groupBy("as_of").agg(F.count(F.lit(1)).alias("as_of_rows"))
-        yield suite, (frame.join(in_mart, "as_of").join(waiting, "as_of", "left")
-                      .fillna(0, ["silver_waiting"])), None
+    yield from dated_mart_frames(
+        read, SLA_MARTS, dates, config, "not built (needs scored messages and a voicelake-sla-risk champion)",
+        dict.fromkeys(SLA_MARTS, lambda f: with_waiting_reconciliation(f, conversations)))
+
+
+def with_waiting_reconciliation(frame: DataFrame, conversations: DataFrame) -> DataFrame:
+    """``frame`` (rows per as-of time) with ``as_of_rows`` and ``silver_waiting``."""
+    at = F.col("as_of")
+    clocks = conversations.where(F.col("sla_target_minutes").isNotNull()).select(
+        "first_customer_message_at", "first_response_at", "sla_due_at")  # silver's own as_of stays out
+    waiting = (clocks.crossJoin(F.broadcast(frame.select("as_of").distinct()))
+               .where((F.col("first_customer_message_at") <= at) & (F.col("sla_due_at") > at)
+                      & (F.col("first_response_at").isNull() | (F.col("first_response_at") > at)))
+               .groupBy("as_of").agg(F.count(F.lit(1)).alias("silver_waiting")))
+    in_mart = frame.groupBy("as_of").agg(F.count(F.lit(1)).alias("as_of_rows"))
+    return frame.join(in_mart, "as_of").join(waiting, "as_of", "left").fillna(0, ["silver_waiting"])
 
 
 def health_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,

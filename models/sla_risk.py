@@ -203,21 +203,26 @@ class SlaFit:
     test: DataFrame  # the test days' labelled snapshots (a challenger and the champion are compared on them)
 
 
-def _has_both_classes(frame: DataFrame, minimum: int) -> bool:
-    row = _row(frame.agg(F.count(F.lit(1)).alias("n"), F.sum("label").alias("pos")))
-    n, pos = int(row["n"] or 0), float(row["pos"] or 0)
-    return n >= minimum and 0 < pos < n
+def split_class_counts(snapshots: DataFrame, split: SlaSplit) -> dict[str, tuple[int, int]]:
+    """(snapshots, breaches) of the training, validation and test days, in one pass."""
+    at = F.col("snapshot_at")
+    part = (F.when(at >= F.lit(split.test_from), "test").when(at >= F.lit(split.validation_from), "validation")
+            .otherwise("training"))
+    rows = snapshots.groupBy(part.alias("part")).agg(F.count(F.lit(1)), F.sum("label")).collect()
+    counts = {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
+    return {name: counts.get(name, (0, 0)) for name in ("training", "validation", "test")}
 
 
 def fit_sla_risk(snapshots: DataFrame, params: SlaRiskParams, log: Callable[[str], None] = print) -> SlaFit:
     """Threshold on the validation days, model on the training days, metrics on the test days
     against the elapsed-time baseline (module doc). ``snapshots``: labelled features."""
     split = time_split(snapshots, params)
-    for name, part in (("training", split.fit), ("validation", split.validation), ("test", split.test)):
-        if not _has_both_classes(part, 1 if name != "training" else params.min_train_snapshots):
-            raise TooLittleHistory(f"too little SLA history to train on: the {name} snapshots hold fewer than "
-                             f"{params.min_train_snapshots if name == 'training' else 1} rows or one class only "
-                             f"(test from {split.test_from}, validation from {split.validation_from})")
+    for name, (n, breaches) in split_class_counts(snapshots, split).items():
+        minimum = params.min_train_snapshots if name == "training" else 1
+        if n < minimum or not 0 < breaches < n:
+            raise TooLittleHistory(f"too little SLA history to train on: the {name} snapshots hold {n} rows "
+                                   f"({breaches} breaches), fewer than {minimum} or one class only "
+                                   f"(test from {split.test_from}, validation from {split.validation_from})")
     threshold = choose_threshold(breach_probability(sla_pipeline(params).fit(split.fit), split.validation), params)
     model = sla_pipeline(params).fit(split.train)
     baseline = sla_pipeline(params, BASELINE_FEATURES, ()).fit(split.train)

@@ -83,11 +83,14 @@ def waiting_snapshots(conversations: DataFrame, at: Sequence[datetime] | None = 
     (training), else the times ``at`` only (the mart). Columns: the conversation's clock and
     ``t`` (epoch seconds) and ``snapshot_at``."""
     clocks = _clocks(conversations)
+    first = grid_ceil(F.col("first_customer_message_at"))
     stop = F.least(F.coalesce(F.col("_reply"), F.col("_due")), F.col("_due"))
-    rows = clocks.withColumn("t", F.explode(_grid_times(grid_ceil(F.col("first_customer_message_at")), stop)))
-    if at is not None:
-        rows = rows.where(F.col("t").isin(grid_seconds(at)))
-    return rows.withColumn("snapshot_at", F.timestamp_seconds("t"))
+    if at is None:
+        times = _grid_times(first, stop)
+    else:  # only the asked times: a long wait is not expanded to its every hour first
+        asked = F.array(*[F.lit(t).cast("long") for t in grid_seconds(at)]) if at else F.array().cast("array<long>")
+        times = F.filter(asked, lambda t: (t >= first) & (t < stop))
+    return clocks.withColumn("t", F.explode(times)).withColumn("snapshot_at", F.timestamp_seconds("t"))
 
 
 def _window_times(ts: Column, minutes: int) -> Column:
