@@ -32,7 +32,7 @@ def land(generated: Path, landing: Path, day: date | None) -> int:
     return n
 
 
-@pytest.mark.e2e
+@pytest.mark.scenario  # eight daily runs and a rebuild: many minutes
 def test_day_by_day_with_late_data_equals_a_rebuild(spark: SparkSession, tmp_path: Path) -> None:
     generated = tmp_path / "generated"
     generate_history(GeneratorSettings(

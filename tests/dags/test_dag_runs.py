@@ -5,10 +5,10 @@
   on a tiny training set (seed set only, as on a machine without ../shared), registers and
   promotes it (its quality decides that); the daily DAG takes the history to validated gold;
 - a daily run with a stricter gold suite fails at validate_publish_gold, and gold stays at its
-  Delta version. It runs over a copy of the run's shared generated lake, scored and published
-  in-process; the DAG runs package_code and validate_silver .. report for real (spark-submit),
-  the steps before them are marked done (their jobs are tested in the run above and in
-  tests/jobs).
+  Delta version. It runs over a copy of the run's gold lake (tests/conftest.py `gold_lake`:
+  generated, scored and published in-process once per run); the DAG runs package_code,
+  validate_silver, build_gold, validate_publish_gold and report for real (spark-submit), the
+  steps before them are marked done (their jobs are tested in the run above and in tests/jobs).
 
 The tables are read in-process with the test Spark session, not by a `voicelake sql` JVM each.
 """
@@ -29,13 +29,10 @@ import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from tests.conftest import SHARED_LAKE_START, SharedLake, make_config
-from voicelake.generator.scores import synthetic_scores
-from voicelake.jobs.build_gold import build_gold
+from tests.conftest import SHARED_LAKE_START, GoldLake, make_config
+from tests.jobs.gates import gold_lake_copy
 from voicelake.lake import Lake
-from voicelake.models.taxonomy import load_taxonomy
-from voicelake.runtime import JobContext
-from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES, VALIDATION_RESULTS
+from voicelake.schemas import VALIDATION_RESULTS
 
 ROOT = Path(__file__).parents[2]
 VOICELAKE = str(Path(sys.executable).parent / "voicelake")
@@ -140,20 +137,14 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     assert all(r["ok"] for r in suites)
 
 
-# the copied lake holds their output (sla_model: the run above trains or skips it; the gate is gold's)
-ALREADY_DONE = "ingest|validate_bronze|build_silver|score|sla_model"
+# the copied lake holds their output (topics and sla_model: this lake has neither; the gate is gold's)
+ALREADY_DONE = "ingest|validate_bronze|build_silver|score|topics|sla_model"
 
 
 @pytest.mark.e2e
 def test_a_failed_gold_check_fails_the_daily_run_and_leaves_gold_unchanged(
-        shared_lake: SharedLake, spark: SparkSession, tmp_path: Path) -> None:
-    config = shared_lake.copy(tmp_path / "home")
-    ctx = JobContext(config, spark, Lake(spark, config))
-    taxonomy = load_taxonomy()
-    ctx.lake.overwrite(synthetic_scores(ctx.lake.read(SILVER_MESSAGES), taxonomy.labels, taxonomy.positive,
-                                        taxonomy.negative), SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
-    build_gold(ctx)  # validated and published with the shipped suites
-
+        gold_lake: GoldLake, spark: SparkSession, tmp_path: Path) -> None:
+    ctx = gold_lake_copy(spark, gold_lake, tmp_path)  # gold validated and published with the shipped suites
     strict = tmp_path / "strict-conf"
     shutil.copytree(ROOT / "conf", strict)
     suite_file = strict / "expectations" / "gold_service_daily.yaml"
@@ -164,7 +155,7 @@ def test_a_failed_gold_check_fails_the_daily_run_and_leaves_gold_unchanged(
 
     before = ctx.lake.version("gold.service_daily")
     day = (SHARED_LAKE_START + timedelta(days=3)).isoformat()
-    strict_shell = Shell(dag_environment(tmp_path, Path(config.home), strict))
+    strict_shell = Shell(dag_environment(tmp_path, Path(ctx.config.home), strict))
     done = strict_shell("run-dag", "voicelake_daily", "--date", day, "--mark-success", f"^({ALREADY_DONE})$", ok=False)
     assert done.returncode == 1, (done.stdout[-3000:], done.stderr[-3000:])
     states = task_states(done.stdout)

@@ -41,7 +41,7 @@ from voicelake.schemas import (
 )
 
 START = date(2026, 3, 1)
-pytestmark = pytest.mark.e2e  # each drill kills a `voicelake` process with its own JVM
+pytestmark = pytest.mark.scenario  # each drill kills a `voicelake` process (its own JVM) and rebuilds: minutes each
 
 
 @pytest.fixture(scope="module")

@@ -137,7 +137,7 @@ def scored(topics: tuple[JobContext, TopicsResult], shared_lake: SharedLake) -> 
     return ctx
 
 
-@pytest.mark.scenario  # scores and builds the topic marts over the shared lake: minutes; make test-e2e runs it
+@pytest.mark.scenario  # scores and builds the topic marts over the shared lake: minutes; make test-scenarios runs it
 def test_the_topic_marts_reconcile_with_silver_and_their_suites_can_fail(scored: JobContext) -> None:
     from voicelake.jobs.build_gold import partition_values
     from voicelake.jobs.topic_marts import build_topic_marts, log_forecast_backtest

@@ -131,7 +131,7 @@ def test_insights_names_no_agent_when_the_week_shows_no_empathy_at_all() -> None
     assert ranked[0].startswith("agents to learn from") and "a1" in ranked[1] and "a2" in ranked[3]
 
 
-@pytest.mark.scenario  # a second, dated gold build over the lake: minutes; make test-e2e runs it
+@pytest.mark.scenario  # a second, dated gold build over the lake: minutes; make test-scenarios runs it
 def test_each_broken_voc_mart_fails_its_own_suite_and_leaves_gold_as_it_was(
         voc: tuple[JobContext, dict], monkeypatch: pytest.MonkeyPatch) -> None:
     """One planted violation per mart, each caught by its own suite in the same (dated) build."""

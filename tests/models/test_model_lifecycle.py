@@ -18,9 +18,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tests.conftest import make_config, run_killed
-from voicelake.jobs.build_gold import build_gold
 from voicelake.jobs.score import score_messages
 from voicelake.jobs.train_model import train
+from voicelake.jobs.transforms.gold import build_emotion_daily
 from voicelake.lake import Lake
 from voicelake.models.registry import NoChampionError, configure_mlflow, list_versions, promote
 from voicelake.models.taxonomy import load_taxonomy
@@ -158,18 +158,13 @@ def test_scoring_is_idempotent_and_incremental(champion) -> None:
 
 
 def test_emotion_daily_shares_sum_to_one(champion) -> None:
+    """gold.emotion_daily's transform over what the champion scored (build-gold around it: the
+    gold gate tests and the DAG run)."""
     ctx, _, _ = champion
     write_messages(ctx)
     score_messages(ctx, D)
-    ctx.lake.overwrite(ctx.spark.createDataFrame(
-        [], "conversation_id string, channel string, product string, queue string, customer_key string, "
-            "agent_key string, opened_at timestamp, first_response_minutes double, "
-            "resolution_minutes double, sla_breached boolean, csat double, nps_score int, opened_date date, "
-            "first_response_censored boolean, sla_target_minutes int, timing_flag string"),
-        "silver.conversations", partition_by=["opened_date"])
-    written = build_gold(ctx, D)
-    assert written["gold.emotion_daily"] > 0
-    gold = ctx.lake.read("gold.emotion_daily")
+    messages = ctx.lake.read(SILVER_MESSAGES).where(F.col("sent_date") == D)
+    gold = build_emotion_daily(messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS)).cache()
     sums = gold.groupBy("date", "channel", "product", "author_role").agg(F.sum("share").alias("s"),
                                                                         F.sum("messages").alias("n"))
     row = sums.first()
@@ -186,7 +181,7 @@ def test_no_champion_message_names_train(tmp_path: Path, spark: SparkSession) ->
     configure_mlflow(config)
 
 
-@pytest.mark.e2e
+@pytest.mark.scenario  # a killed `voicelake score` process and a rerun: minutes each
 @pytest.mark.parametrize("point", ["score.before_merge", "score.after_merge"])
 def test_scoring_killed_around_its_merge_loses_and_duplicates_nothing(champion, point: str) -> None:
     """Crash drill: kill -9 the score job before / after its MERGE, rerun: every message scored once."""

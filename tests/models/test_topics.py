@@ -99,7 +99,7 @@ def generated_openings(n: int, seed: int) -> tuple[list[str], list[str], list[st
     return texts, topics, sorted(set(products))
 
 
-@pytest.mark.scenario  # minutes on 2 cores: the acceptance figures of the topic model, run by make test-e2e
+@pytest.mark.scenario  # minutes on 2 cores: the acceptance figures of the topic model, run by make test-scenarios
 def test_topics_of_generated_openings_follow_the_planted_topics() -> None:
     """The real default encoder on 1,500 generated openings: the normalised text (product
     names out) clusters by topic far better than the raw text, which clusters by product."""
