@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from planted_histories import START, StepTimer, scored_lake
 
 
 def main() -> None:
@@ -36,43 +37,17 @@ def main() -> None:
 
     from pyspark.sql import functions as F
 
-    from voicelake.config import load_config
-    from voicelake.generator import GeneratorSettings, generate_history, judge
-    from voicelake.generator.scores import planted_scores
-    from voicelake.jobs.build_silver import build_silver
-    from voicelake.jobs.ingest import ingest
     from voicelake.jobs.sla_risk import build_sla_marts
     from voicelake.jobs.transforms.sla_risk import sla_features
-    from voicelake.models.registry import configure_mlflow
     from voicelake.models.sla_risk import fit_sla_risk, labelled, register_sla_risk, sla_params
-    from voicelake.models.taxonomy import load_taxonomy
-    from voicelake.runtime import open_lake
     from voicelake.schemas import GOLD_SLA_RISK, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 
     home = Path(tempfile.mkdtemp(prefix="voicelake-bench-sla-"))
-    seconds: dict[str, float] = {}
-
-    def timed(name: str, fn, *a, **kw):  # type: ignore[no-untyped-def]
-        t0 = time.perf_counter()
-        out = fn(*a, **kw)
-        seconds[name] = time.perf_counter() - t0
-        return out
-
-    start = date(2026, 1, 5)
-    timed("generate", generate_history, GeneratorSettings(
-        days=args.days, customers=args.customers, seed=args.seed, start=start,
-        landing=home / "landing", answers=home / "answers.json"))
-    config = load_config("local", overrides={"home": str(home)})
-    configure_mlflow(config)
-    params = sla_params(config)
-    with open_lake(config=config) as ctx:
-        timed("ingest", ingest, ctx)
-        timed("silver", build_silver, ctx)
-        truth = judge.read_truth(ctx.spark, home / "answers.json")
-        taxonomy = load_taxonomy()
-        ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
-                                          taxonomy.positive, taxonomy.negative),
-                           SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+    timed = StepTimer()
+    start = START
+    with scored_lake(home, args.days, args.customers, args.seed, timed) as ctx:
+        config = ctx.config
+        params = sla_params(config)
         conversations, messages, emotions = (ctx.lake.read(t) for t in (SILVER_CONVERSATIONS, SILVER_MESSAGES,
                                                                         SILVER_MESSAGE_EMOTIONS))
 
@@ -121,7 +96,7 @@ def main() -> None:
         print(mart.orderBy("risk_rank").select("risk_rank", "channel", "queue", "priority", "minutes_left",
                                                "queue_backlog", "breach_probability").limit(8).toPandas()
               .to_string(index=False))
-    print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
+    print(timed.summary())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -80,3 +81,53 @@ def seasonal_topic_daily(spark: Any, start: date, days: int, series: int, seed: 
     frame = spark.createDataFrame(rows).withColumn("topic_id", F.col("topic_id").cast("int")).cache()
     frame.count()
     return frame
+
+
+class StepTimer:
+    """``timer(name, fn, *args)`` runs ``fn`` and keeps its seconds under ``name``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import time
+
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.seconds[name] = time.perf_counter() - t0
+        return out
+
+    def summary(self) -> str:
+        return "seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in self.seconds.items())
+
+
+@contextmanager
+def scored_lake(home: Path, days: int, customers: int, seed: int,
+                timed: Callable[..., Any]) -> Iterator[Any]:
+    """A generated history ingested, built to silver and scored with the emotion each text was
+    drawn from (a perfect emotion model: the figures judge what is built on it); yields the
+    open JobContext. ``timed(name, fn, *args)`` runs and times each step."""
+    from voicelake.config import load_config
+    from voicelake.generator import GeneratorSettings, generate_history, judge
+    from voicelake.generator.scores import planted_scores
+    from voicelake.jobs.build_silver import build_silver
+    from voicelake.jobs.ingest import ingest
+    from voicelake.models.registry import configure_mlflow
+    from voicelake.models.taxonomy import load_taxonomy
+    from voicelake.runtime import open_lake
+    from voicelake.schemas import SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
+
+    timed("generate", generate_history, GeneratorSettings(
+        days=days, customers=customers, seed=seed, start=START, landing=home / "landing",
+        answers=home / "answers.json"))
+    config = load_config("local", overrides={"home": str(home)})
+    configure_mlflow(config)
+    with open_lake(config=config) as ctx:
+        timed("ingest", ingest, ctx)
+        timed("silver", build_silver, ctx)
+        truth = judge.read_truth(ctx.spark, home / "answers.json")
+        taxonomy = load_taxonomy()
+        ctx.lake.overwrite(planted_scores(ctx.lake.read(SILVER_MESSAGES), truth["messages"], taxonomy.labels,
+                                          taxonomy.positive, taxonomy.negative),
+                           SILVER_MESSAGE_EMOTIONS, partition_by=["sent_date"])
+        yield ctx

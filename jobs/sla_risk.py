@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from voicelake.jobs.risk_training import RiskTrainingJob
 from voicelake.jobs.transforms.sla_risk import build_sla_risk, sla_features
 from voicelake.models.sla_risk import (
     SlaTraining,
@@ -35,7 +35,7 @@ from voicelake.models.sla_risk import (
     register_sla_risk,
     sla_params,
 )
-from voicelake.runtime import JobContext, job_parser, open_lake, run_job
+from voicelake.runtime import JobContext
 from voicelake.schemas import GOLD_SLA_RISK, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 
 SLA_MARTS = (GOLD_SLA_RISK,)
@@ -58,13 +58,6 @@ def train_sla_risk(ctx: JobContext) -> SlaTraining:
         return register_sla_risk(ctx.config, fit, fit.test, params)
     finally:
         snapshots.unpersist()
-
-
-def sla_champion_version(ctx: JobContext) -> Any | None:
-    from voicelake.models.registry import configure_mlflow, version_by_alias
-
-    configure_mlflow(ctx.config)
-    return version_by_alias(ctx.config, ctx.config.mlflow.champion_alias, sla_params(ctx.config).model_name)
 
 
 def sla_times(ctx: JobContext, dates: Sequence[date] | None) -> list[datetime]:
@@ -95,41 +88,19 @@ def build_sla_marts(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, 
                                           champion.version)}
 
 
+TRAINING = RiskTrainingJob(
+    "voicelake train-sla-risk", "Train the SLA-breach model on the lake's history, register it, promote it if better.",
+    "SLA-risk", lambda config: sla_params(config).model_name, train_sla_risk, TooLittleHistory)
+
+
 def train_when_possible(ctx: JobContext, only_if_missing: bool) -> str:
-    """Train (only when there is no champion yet, with ``only_if_missing``); a lake with too
-    little scored history is no error here: it says so and gold.sla_risk waits for a model."""
-    if only_if_missing:
-        champion = sla_champion_version(ctx)
-        if champion is not None:
-            return f"champion: {sla_params(ctx.config).model_name} v{champion.version}; nothing to train"
-    try:
-        result = train_sla_risk(ctx)
-    except TooLittleHistory as exc:
-        return f"no SLA-risk model trained: {exc}"
-    return f"{result.reason} (run {result.run_id})"
-
-
-def _main(argv: Sequence[str] | None) -> int:
-    parser = job_parser("voicelake train-sla-risk",
-                        "Train the SLA-breach model on the lake's history, register it, promote it if better.")
-    parser.add_argument("--if-missing", action="store_true",
-                        help="train only when there is no champion yet (the daily DAG's first model)")
-    parser.add_argument("--if-history", action="store_true",
-                        help="too little scored history is no error: say so and exit 0 (the retraining DAG's "
-                             "bootstrap run)")
-    args = parser.parse_args(argv)
-    with open_lake(args.env) as ctx:
-        if args.if_missing or args.if_history:
-            print(train_when_possible(ctx, args.if_missing))
-        else:
-            result = train_sla_risk(ctx)
-            print(f"{result.reason} (run {result.run_id})")
-    return 0
+    """Train when possible (jobs/risk_training.py); too little history leaves gold.sla_risk unbuilt."""
+    return TRAINING.when_possible(ctx, only_if_missing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for the CLI and spark-submit."""
-    return run_job(_main, argv)
+    return TRAINING.main(argv)
 
 
 if __name__ == "__main__":

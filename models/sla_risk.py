@@ -26,14 +26,22 @@ from datetime import timedelta
 from typing import Any
 
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.classification import GBTClassifier
-from pyspark.ml.evaluation import BinaryClassificationEvaluator
-from pyspark.ml.feature import StringIndexer, VectorAssembler
-from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame, Row, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from voicelake.config import Config, ConfigError, params_from_mapping
+from voicelake.models import risk_models
+from voicelake.models.risk_models import (
+    Registration,
+    RiskTraining,
+    first_row,
+    gbt_pipeline,
+    labelled_by,
+    list_versions,
+    load_champion,
+    register_risk_model,
+    with_probability,
+)
 
 SNAPSHOT_MINUTES = 60
 NUMERIC_FEATURES = (
@@ -103,52 +111,32 @@ def sla_params(config: Config) -> SlaRiskParams:
 def sla_pipeline(params: SlaRiskParams, numeric: tuple[str, ...] = NUMERIC_FEATURES,
                  categorical: tuple[str, ...] = CATEGORICAL_FEATURES) -> Pipeline:
     """Index the categorical features, assemble, gradient-boosted trees on ``label``."""
-    indexed = [f"{c}_index" for c in categorical]
-    stages: list[Any] = []
-    if categorical:
-        stages.append(StringIndexer(inputCols=list(categorical), outputCols=indexed, handleInvalid="keep"))
-    stages += [VectorAssembler(inputCols=[*numeric, *indexed], outputCol="features"),
-               GBTClassifier(labelCol="label", featuresCol="features", maxDepth=params.max_depth,
-                             maxIter=params.max_iter, stepSize=params.step_size, maxBins=64, seed=params.seed,
-                             minInstancesPerNode=params.min_instances_per_node,
-                             subsamplingRate=params.subsampling_rate)]
-    return Pipeline(stages=stages)
+    return gbt_pipeline(params, numeric, categorical, max_bins=64)
 
 
 def labelled(features: DataFrame) -> DataFrame:
     """Snapshots whose conversation's breach is decided, with a numeric ``label``."""
-    return features.where(F.col("sla_breached").isNotNull()) \
-        .withColumn("label", F.col("sla_breached").cast("double"))
+    return labelled_by(features, "sla_breached")
 
 
 def breach_probability(model: PipelineModel, frame: DataFrame) -> DataFrame:
     """``frame`` with the model's ``breach_probability`` (its own columns kept)."""
-    columns = frame.columns
-    out = model.transform(frame).withColumn("breach_probability", vector_to_array(F.col("probability"))[1])
-    return out.select(*columns, "breach_probability")
-
-
-def _row(frame: DataFrame) -> Row:
-    """The one row of an aggregate."""
-    row = frame.first()
-    assert row is not None, "an aggregate without groups has one row"
-    return row
+    return with_probability(model, frame, "breach_probability")
 
 
 def auc(scored: DataFrame) -> float:
-    return float(BinaryClassificationEvaluator(rawPredictionCol="breach_probability", labelCol="label",
-                                               metricName="areaUnderROC").evaluate(scored))
+    return risk_models.auc(scored, "breach_probability")
 
 
 def brier(scored: DataFrame) -> float:
-    return float(_row(scored.agg(F.avg((F.col("breach_probability") - F.col("label")) ** 2)))[0])
+    return risk_models.brier(scored, "breach_probability")
 
 
 def warning_quality(scored: DataFrame, threshold: float, params: SlaRiskParams) -> dict[str, float]:
     """Recall of breaches flagged ``warning_minutes`` ahead and the precision of the flags."""
     warned = warning_snapshots(scored, params).select(
         F.col("label"), (F.col("breach_probability") >= threshold).cast("double").alias("flag"))
-    row = _row(warned.agg(F.count(F.lit(1)).alias("n"), F.sum("label").alias("breaches"),
+    row = first_row(warned.agg(F.count(F.lit(1)).alias("n"), F.sum("label").alias("breaches"),
                           F.sum("flag").alias("flags"), F.sum(F.col("flag") * F.col("label")).alias("hits")))
     n, breaches, flags, hits = (float(row[k] or 0) for k in ("n", "breaches", "flags", "hits"))
     return {"warning_conversations": n, "warning_breaches": breaches, "warning_flags": flags,
@@ -184,7 +172,7 @@ class SlaSplit:
 
 def time_split(snapshots: DataFrame, params: SlaRiskParams) -> SlaSplit:
     """Split labelled snapshots by their time (module doc)."""
-    last = _row(snapshots.agg(F.max("snapshot_at")))[0]
+    last = first_row(snapshots.agg(F.max("snapshot_at")))[0]
     if last is None:
         raise TooLittleHistory("no labelled SLA snapshots: the lake holds no decided first-response clock")
     test_from = last - timedelta(days=params.test_days)
@@ -228,7 +216,7 @@ def fit_sla_risk(snapshots: DataFrame, params: SlaRiskParams, log: Callable[[str
     baseline = sla_pipeline(params, BASELINE_FEATURES, ()).fit(split.train)
     test = breach_probability(model, split.test).cache()
     base = breach_probability(baseline, split.test).cache()
-    counts = _row(split.train.agg(F.count(F.lit(1)), F.avg("label")))
+    counts = first_row(split.train.agg(F.count(F.lit(1)), F.avg("label")))
     metrics = {"test_auc": auc(test), "baseline_auc": auc(base), "test_brier": brier(test),
                "baseline_brier": brier(base), **warning_quality(test, threshold, params),
                "train_snapshots": float(counts[0]), "train_breach_rate": float(counts[1]),
@@ -242,53 +230,22 @@ def fit_sla_risk(snapshots: DataFrame, params: SlaRiskParams, log: Callable[[str
     return SlaFit(model, threshold, metrics, split.test)
 
 
-@dataclass(frozen=True)
-class SlaTraining:
-    run_id: str
-    version: str
-    metrics: dict[str, float]
-    promoted: bool
-    reason: str
+SlaTraining = RiskTraining
 
 
 def register_sla_risk(config: Config, fit: SlaFit, test: DataFrame, params: SlaRiskParams,
                       log: Callable[[str], None] = print) -> SlaTraining:
     """Log the fit to MLflow, register it as @challenger and promote it when it is better."""
-    import mlflow
-    import mlflow.spark
-    from mlflow import MlflowClient
-
-    from voicelake.models.registry import configure_mlflow, version_by_alias
-
-    configure_mlflow(config)
-    name, client = params.model_name, MlflowClient()
-    with mlflow.start_run(run_name="sla_risk") as run:
-        mlflow.set_tags({"voicelake.model": name})
-        mlflow.log_params({"features": ",".join([*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]),
-                           "threshold": fit.threshold, "max_depth": params.max_depth, "max_iter": params.max_iter,
-                           "step_size": params.step_size, "test_days": params.test_days,
-                           "validation_days": params.validation_days, "warning_minutes": params.warning_minutes,
-                           "min_precision": params.min_precision})
-        mlflow.log_metrics({k: v for k, v in fit.metrics.items() if v == v})
-        info = mlflow.spark.log_model(fit.model, "model", pip_requirements=["pyspark"], registered_model_name=name)
-    version = str(info.registered_model_version)
-    client.set_model_version_tag(name, version, THRESHOLD_TAG, str(fit.threshold))
-    client.set_registered_model_alias(name, config.mlflow.challenger_alias, version)
-    champion = version_by_alias(config, config.mlflow.champion_alias, name)
-    score = fit.metrics["test_auc"]
-    if champion is None:
-        reference, what = fit.metrics["baseline_auc"], "the elapsed-time baseline"
-    else:
-        reference, what = auc(breach_probability(mlflow.spark.load_model(f"models:/{name}/{champion.version}"),
-                                                 test)), f"champion v{champion.version}"
-    promoted = score > reference + params.promotion_margin
-    if promoted:
-        client.set_registered_model_alias(name, config.mlflow.champion_alias, version)
-        client.set_model_version_tag(name, version, "promoted_over", what)
-    reason = (f"test AUC {score:.4f} vs {what} {reference:.4f} (margin {params.promotion_margin}): "
-              + ("promoted to @champion" if promoted else "kept the current champion"))
-    log(f"registered {name} v{version} as @{config.mlflow.challenger_alias}: {reason}")
-    return SlaTraining(run.info.run_id, version, fit.metrics, promoted, reason)
+    return register_risk_model(config, fit.model, Registration(
+        name=params.model_name, run_name="sla_risk",
+        params={"features": ",".join([*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]), "threshold": fit.threshold,
+                "max_depth": params.max_depth, "max_iter": params.max_iter, "step_size": params.step_size,
+                "test_days": params.test_days, "validation_days": params.validation_days,
+                "warning_minutes": params.warning_minutes, "min_precision": params.min_precision},
+        metrics=fit.metrics, tags={THRESHOLD_TAG: str(fit.threshold)}, score=fit.metrics["test_auc"],
+        baseline=("the elapsed-time baseline", fit.metrics["baseline_auc"]),
+        champion_score=lambda champion: auc(breach_probability(champion, test)), margin=params.promotion_margin),
+        log)
 
 
 @dataclass(frozen=True)
@@ -300,29 +257,15 @@ class SlaChampion:
 
 def load_sla_champion(config: Config) -> SlaChampion | None:
     """The champion model with its flag threshold; None when there is none yet."""
-    import mlflow.spark
-
-    from voicelake.models.registry import configure_mlflow, version_by_alias
-
-    params = sla_params(config)
-    configure_mlflow(config)
-    champion = version_by_alias(config, config.mlflow.champion_alias, params.model_name)
+    champion = load_champion(config, sla_params(config).model_name)
     if champion is None:
         return None
-    model = mlflow.spark.load_model(f"models:/{params.model_name}/{champion.version}")
-    return SlaChampion(model, str(champion.version), float(champion.tags.get(THRESHOLD_TAG, 0.5)))
+    return SlaChampion(champion.model, champion.version, float(champion.tags.get(THRESHOLD_TAG, 0.5)))
 
 
 def list_sla_versions(config: Config) -> list[dict[str, Any]]:
     """Every registered version of the SLA-breach model with its aliases and test metrics."""
-    from voicelake.models.registry import registered_versions
-
-    name = sla_params(config).model_name
-    rows = []
-    for v in registered_versions(config, name):
-        metrics = v.run.data.metrics if v.run else {}
-        rows.append({"model": name, "version": v.version, "aliases": v.aliases,
-                     **{k: metrics.get(k) for k in ("test_auc", "baseline_auc", "test_brier", "warning_recall",
-                                                    "warning_precision")},
-                     "flag_threshold": v.tags.get(THRESHOLD_TAG), "run_id": v.run.info.run_id if v.run else None})
-    return rows
+    rows = list_versions(config, sla_params(config).model_name,
+                         ("test_auc", "baseline_auc", "test_brier", "warning_recall", "warning_precision"),
+                         (THRESHOLD_TAG,))
+    return [{**r, "flag_threshold": r.pop(THRESHOLD_TAG)} for r in rows]
