@@ -4,7 +4,8 @@
 Takes one day of raw support history to published gold tables:
 
 `package_code` -> `ingest` -> `validate_bronze` -> `build_silver` -> `score` -> `topics` ->
-`validate_silver` -> `sla_model` -> `build_gold` (staged) -> `validate_publish_gold` -> `report`
+`validate_silver` -> `sla_model` -> `churn_model` -> `build_gold` (staged) -> `validate_publish_gold` ->
+`report`
 
 * Each run covers its data interval (one UTC day, `data_interval_start`). A manual run
   may cover a range instead with the params `since` / `until` (YYYY-MM-DD).
@@ -17,6 +18,8 @@ Takes one day of raw support history to published gold tables:
 * `sla_model` trains a first `voicelake-sla-risk` model from the lake's history when there is
   no champion yet (`voicelake train-sla-risk --if-missing`; the retraining DAG retrains it);
   `build_gold` applies the champion to the conversations waiting at the end of the interval.
+  `churn_model` does the same for `voicelake-churn` (`voicelake train-churn --if-missing`);
+  `build_gold` applies it to the customers of the interval's week (gold.customer_health).
 * Other tasks retry twice with backoff. One run at a time: the jobs of a day share tables.
 * Backfill: `airflow backfill create --dag-id voicelake_daily --from-date 2026-01-01
   --to-date 2026-01-28` (each day is idempotent: it replaces that day's partitions).
@@ -60,6 +63,7 @@ with DAG(
         spark_job("topics", "topics", DATES),
         spark_job("validate_silver", "validate", [*DATES, "--layer", "silver"], retries=0),
         spark_job("sla_model", "sla_risk", ["--if-missing"]),
+        spark_job("churn_model", "churn", ["--if-missing"]),
         spark_job("build_gold", "build_gold", [*DATES, "--stage-only", "--run-id", "{{ run_id }}"]),
         spark_job("validate_publish_gold", "build_gold", [*DATES, "--publish-staged", "--run-id", "{{ run_id }}"],
                   retries=0),

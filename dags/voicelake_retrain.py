@@ -3,8 +3,8 @@
 
 Keeps the models fresh, weekly and on demand:
 
-`package_code` -> `refit_topics` -> `train_sla_risk` -> `train_suggestions` -> `train_evaluate_register` ->
-`promote_if_better` -> `rescore_window` -> `rescore_recent`
+`package_code` -> `refit_topics` -> `train_sla_risk` -> `train_churn` -> `train_suggestions` ->
+`train_evaluate_register` -> `promote_if_better` -> `rescore_window` -> `rescore_recent`
 
 * `train_evaluate_register` (spark-submit `jobs/train_model.py`) assembles the training set
   (public data from `model.data` + human labels in `silver.label_feedback`), fine-tunes the
@@ -27,6 +27,9 @@ Keeps the models fresh, weekly and on demand:
   history (time-based split), registers it as `voicelake-sla-risk@challenger` and promotes it
   when its test AUC beats the champion's on the same snapshots (the first one: the
   elapsed-time baseline's); on a lake without scored history (the bootstrap run) it does nothing.
+* `train_churn` (spark-submit `jobs/churn.py`) does the same for the churn model
+  (`voicelake-churn`, customer-weeks, time-based split; the first one must beat the
+  survey-only baseline).
 * Params: `max_train_rows` (cap on public rows, 0 = config), `epochs` (0 = config),
   `bootstrap` (small first model: what `voicelake run` uses when there is no champion).
 """
@@ -84,4 +87,5 @@ with DAG(
         "--rescore", "--last-days", "{{ ti.xcom_pull(task_ids='rescore_window') }}"])
     refit_topics = spark_job("refit_topics", "topics", ["--refit"])
     train_sla = spark_job("train_sla_risk", "sla_risk", ["--if-history"])
-    chain(package_code, refit_topics, train_sla, train_suggestions(), train, decision, window, rescore)
+    train_churn = spark_job("train_churn", "churn", ["--if-history"])
+    chain(package_code, refit_topics, train_sla, train_churn, train_suggestions(), train, decision, window, rescore)

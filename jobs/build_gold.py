@@ -6,7 +6,8 @@ gold.topic_daily and gold.topic_alerts (``jobs/topic_marts.py``), and once silve
 exists gold.incident_impact and gold.unexplained_spikes, once silver.releases exists
 gold.release_impact (``jobs/incident_marts.py``), once silver.suggestion_ideas exists
 gold.product_feedback (``jobs/feedback_marts.py``), once a ``voicelake-sla-risk`` champion exists
-gold.sla_risk (``jobs/sla_risk.py``), and last gold.health_check from the marts the
+gold.sla_risk (``jobs/sla_risk.py``), once a ``voicelake-churn`` champion exists
+gold.customer_health (``jobs/churn.py``), and last gold.health_check from the marts the
 run staged (``jobs/health_marts.py``).
 
 Publish protocol: the marts are written to a staging copy of this run
@@ -39,6 +40,7 @@ from pyspark.sql import functions as F
 from voicelake.errors import ReportedError
 from voicelake.faults import fault
 from voicelake.jobs.build_log import GOLD_BUILD_LOG, new_build_id, record_build, unconsumed_silver_builds
+from voicelake.jobs.churn import CHURN_MARTS, CHURN_PARTITIONS, build_churn_marts, mart_weeks
 from voicelake.jobs.feedback_marts import FEEDBACK_MARTS, FEEDBACK_PARTITIONS, build_feedback_marts
 from voicelake.jobs.health_marts import HEALTH_MARTS, build_health_marts
 from voicelake.jobs.incident_marts import (
@@ -75,7 +77,7 @@ from voicelake.schemas import (
 
 DAILY_MARTS = (GOLD_SERVICE_DAILY, GOLD_EMOTION_DAILY)
 # staged once their inputs exist; the health check last, from the others
-OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *FEEDBACK_MARTS, *SLA_MARTS,
+OPTIONAL_MARTS = (*VOC_MARTS, *TOPIC_MARTS, *INCIDENT_MARTS, *RELEASE_MARTS, *FEEDBACK_MARTS, *SLA_MARTS, *CHURN_MARTS,
                   *HEALTH_MARTS)
 GOLD_TABLES = (*DAILY_MARTS, *OPTIONAL_MARTS)
 
@@ -92,7 +94,7 @@ def staging_run_id(value: str) -> str:
 
 def partition_column(table: str) -> str:
     """The column a gold table is partitioned (and published) by."""
-    return {**VOC_PARTITIONS, **FEEDBACK_PARTITIONS}.get(table, "date")
+    return {**VOC_PARTITIONS, **FEEDBACK_PARTITIONS, **CHURN_PARTITIONS}.get(table, "date")
 
 
 def _scope(ctx: JobContext, dates: Sequence[date] | None) -> VocScope:
@@ -107,6 +109,8 @@ def partition_values(ctx: JobContext, table: str, dates: Sequence[date] | None) 
         return incident_dates(dates)
     if table in RELEASE_MARTS:
         return release_dates(dates, release_params(ctx.config))
+    if table in CHURN_MARTS:
+        return mart_weeks(dates)
     if table in FEEDBACK_MARTS:  # rebuilt whole by every build
         return None
     if table == GOLD_TOPIC_FORECAST:  # one origin per run, kept beside the forecasts of earlier runs
@@ -161,6 +165,7 @@ def stage_gold(ctx: JobContext, dates: Sequence[date] | None, run_id: str) -> di
         marts.update(build_incident_marts(ctx, dates, cached))
         marts.update(build_feedback_marts(ctx, dates, cached))
         marts.update(build_sla_marts(ctx, dates))
+        marts.update(build_churn_marts(ctx, dates))
     try:
         staged = {table: ctx.lake.stage(frame, table, run_id, partition_by=[partition_column(table)])
                   for table, frame in marts.items()}

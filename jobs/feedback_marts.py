@@ -21,6 +21,7 @@ from voicelake.jobs.transforms.product_feedback import FeedbackParams, build_pro
 from voicelake.lake import scalar
 from voicelake.runtime import JobContext
 from voicelake.schemas import (
+    GOLD_CUSTOMER_HEALTH,
     GOLD_PRODUCT_FEEDBACK,
     SILVER_MESSAGE_EMOTIONS,
     SILVER_MESSAGE_SUGGESTIONS,
@@ -60,5 +61,7 @@ def build_feedback_marts(ctx: JobContext, dates: Sequence[date] | None,
     requests = product_requests(ctx.lake.read(SILVER_SUGGESTION_IDEAS), ctx.lake.read(SILVER_MESSAGE_SUGGESTIONS),
                                 messages, as_of).cache()
     cached.append(requests)
+    health = (ctx.lake.read(GOLD_CUSTOMER_HEALTH).where(F.col("week") <= F.lit(as_of))
+              if ctx.lake.exists(GOLD_CUSTOMER_HEALTH) else None)
     return {GOLD_PRODUCT_FEEDBACK: build_product_feedback(requests, messages, ctx.lake.read(SILVER_MESSAGE_EMOTIONS),
-                                                          as_of, feedback_params(ctx.config))}
+                                                          as_of, feedback_params(ctx.config), health)}

@@ -8,7 +8,8 @@ learn from and to coach (shrunk empathy rate; only agents with enough opportunit
 what the passives lack (themes and emotions over-represented among passives, missing
 delighters) with the silent middle, then the week's topic alerts, incidents with customer
 impact and unexplained complaint spikes, the releases that hurt in their first days, and the
-days gold.health_check says need attention.
+days gold.health_check says need attention, the conversations most likely to breach their SLA
+and the customers most likely to cancel.
 Read-only; definitions in docs/marts.md.
 """
 
@@ -27,6 +28,7 @@ from voicelake.lake import scalar
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
 from voicelake.schemas import (
     GOLD_AGENT_SCORECARD,
+    GOLD_CUSTOMER_HEALTH,
     GOLD_EMOTION_INDEX,
     GOLD_HEALTH_CHECK,
     GOLD_INCIDENT_IMPACT,
@@ -136,6 +138,7 @@ def insights(ctx: JobContext, week: date | None = None, top: int = 3) -> list[st
     lines += ["", *release_lines(ctx, week, top * 2)]
     lines += ["", *idea_lines(ctx, top)]
     lines += ["", *sla_lines(ctx, top * 2)]
+    lines += ["", *churn_lines(ctx, week, top * 2)]
     lines += ["", *health_lines(ctx, week)]
     return lines
 
@@ -250,6 +253,26 @@ def sla_lines(ctx: JobContext, top: int) -> list[str]:
                      + f"): p {_num(r['breach_probability'], 2)}, {_num(r['minutes_left'], 0)} of "
                        f"{r['sla_target_minutes']} min left, queue backlog {_num(r['queue_backlog'], 0)}"
                      + (" - at risk" if r["at_risk"] else ""))
+    return lines
+
+
+def churn_lines(ctx: JobContext, week: date, top: int) -> list[str]:
+    """The customers most likely to leave, as of the week's end (gold.customer_health)."""
+    title = "customers most likely to cancel within the churn horizon:"
+    if not ctx.lake.exists(GOLD_CUSTOMER_HEALTH):
+        return [title, "  (no churn risk yet: it needs scored messages and a voicelake-churn model)"]
+    rows = ctx.lake.read(GOLD_CUSTOMER_HEALTH).where(F.col("week") == F.lit(week))
+    counts = rows.agg(F.count(F.lit(1)).alias("n"), F.avg("churn_probability").alias("mean")).first()
+    if counts is None or not counts["n"]:
+        return [title, "  (no customer row this week)"]
+    lines = [f"{title} week of {week}, {counts['n']} customers heard in the lookback, expected churners "
+             f"{_num(counts['mean'] * counts['n'], 1)}"]
+    for r in rows.where(F.col("risk_rank") <= top).orderBy("risk_rank").collect():
+        lines.append(f"  {r['risk_rank']}. customer {r['customer_key'][:12]} ({r['product']}): p "
+                     f"{_num(r['churn_probability'], 2)} ({_num(r['risk_lift'], 1)}x the base rate); "
+                     f"{_num(r['contacts_recent'], 0)} recent contacts, {_num(r['unresolved_recent'], 0)} unresolved, "
+                     f"mean valence {_num(r['mean_valence_recent'], 2)}, last survey {_num(r['last_survey_score'], 0)}"
+                     + (f", predicted {r['predicted_nps_class']}" if r["predicted_nps_class"] else ""))
     return lines
 
 

@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from voicelake.errors import ReportedError
+from voicelake.jobs.churn import CHURN_MARTS, mart_weeks
 from voicelake.jobs.feedback_marts import FEEDBACK_MARTS
 from voicelake.jobs.health_marts import HEALTH_MARTS
 from voicelake.jobs.incident_marts import (
@@ -271,6 +272,38 @@ def with_waiting_reconciliation(frame: DataFrame, conversations: DataFrame) -> D
     return frame.join(in_mart, "as_of").join(waiting, "as_of", "left").fillna(0, ["silver_waiting"])
 
 
+def churn_frames(read: Callable[[str], DataFrame | None], config: Any, conversations: DataFrame,
+                 messages: DataFrame, dates: Sequence[date] | None) -> Iterator[SuiteFrame]:
+    """gold.customer_health's suite over the weeks of the run's dates (all when None), each row
+    with ``week_rows`` (the mart's customers that week) and ``silver_customers`` (silver's
+    customers with a conversation in the lookback weeks before the week's as-of time who had not
+    cancelled by then, counted here)."""
+    from voicelake.jobs.transforms.customer_health import cancellations
+    from voicelake.models.churn import churn_params
+
+    params = churn_params(config)
+    weeks = mart_weeks(dates)
+    for table in CHURN_MARTS:
+        suite = configured_suite(config, "gold_" + table.partition(".")[2])
+        frame = read(table)
+        if frame is None:
+            yield suite, None, "not built (needs scored messages and a voicelake-churn champion)"
+            continue
+        if weeks is not None:
+            frame = frame.where(F.col("week").isin(weeks))
+        as_of = frame.select("week", "as_of").distinct()
+        opened = conversations.where(F.col("customer_key").isNotNull()).select("customer_key", "opened_at")
+        first_day = F.date_sub(F.col("week"), 7 * (params.lookback_weeks - 1))
+        active = (opened.crossJoin(F.broadcast(as_of))
+                  .where((F.col("opened_at") < F.col("as_of")) & (F.to_date("opened_at") >= first_day))
+                  .select("week", "as_of", "customer_key").distinct()
+                  .join(cancellations(conversations, messages, params.cancellation_pattern), "customer_key", "left")
+                  .where(F.col("cancelled_at").isNull() | (F.col("cancelled_at") >= F.col("as_of")))
+                  .groupBy("week").agg(F.count(F.lit(1)).alias("silver_customers")))
+        in_mart = frame.groupBy("week").agg(F.count(F.lit(1)).alias("week_rows"))
+        yield suite, frame.join(in_mart, "week").join(active, "week", "left").fillna(0, ["silver_customers"]), None
+
+
 def health_frames(read: Callable[[str], DataFrame | None], dates: Sequence[date] | None, config: Any,
                   customer_counts: DataFrame) -> Iterator[SuiteFrame]:
     """gold.health_check's suite over the run's dates, each row with ``date_customer_messages``
@@ -373,6 +406,8 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
                                      incident_frames(read, dates, ctx.config, incident_counts, release_counts),
                                      feedback_frames(read, ctx.config, ideas, ctx.lake.read(SILVER_MESSAGES)),
                                      sla_frames(read, ctx.config, ctx.lake.read(SILVER_CONVERSATIONS), dates),
+                                     churn_frames(read, ctx.config, ctx.lake.read(SILVER_CONVERSATIONS),
+                                                  ctx.lake.read(SILVER_MESSAGES), dates),
                                      health_frames(read, dates, ctx.config, customer_counts))
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")

@@ -130,3 +130,17 @@ def promote(config: Config, version: str) -> None:
     configure_mlflow(config)
     MlflowClient().set_registered_model_alias(config.voc.calibration_model_name, config.mlflow.champion_alias,
                                               version)
+
+
+def load_champion_coefficients(config: Config) -> tuple[dict[str, Any], str] | None:
+    """The ``@champion`` calibration's coefficients (the ``coefficients.json`` its run logged)
+    and version; None before a gold build has published an emotion index."""
+    import mlflow
+
+    from voicelake.models.risk_models import champion_version
+
+    champion = champion_version(config, config.voc.calibration_model_name)
+    if champion is None:
+        return None
+    coefficients = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/coefficients.json")
+    return coefficients, str(champion.version)

@@ -4,9 +4,10 @@ whose ids match silver's, decoys, and text realism."""
 import csv
 import dataclasses
 import json
+import re
 import statistics
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,16 @@ import pytest
 from voicelake.generator import GeneratorSettings, generate_history
 from voicelake.generator import phrases as P
 from voicelake.generator.history import build_world
-from voicelake.generator.plan import SUPPORT_CHANNELS, TRUST_WINDOW_DAYS, nps_class, plan_history
+from voicelake.generator.plan import (
+    CANCELLATION_CHANNELS,
+    CANCELLATION_TOPIC,
+    SUPPORT_CHANNELS,
+    TRUST_WINDOW_DAYS,
+    churn_hazard,
+    nps_class,
+    plan_history,
+)
+from voicelake.models.churn import DEFAULT_CANCELLATION_PATTERN
 
 
 def _settings(root: Path, days: int = 28, customers: int = 1000, seed: int = 42) -> GeneratorSettings:
@@ -81,7 +91,7 @@ def test_truth_ids_match_what_silver_builds_from_the_landing_files(history: tupl
     assert {m["message_id"] for m in truth_msgs} == msgs
     assert len(truth_msgs) == len(msgs) == answers["messages"]
     assert {c["conversation_id"] for c in truth_convs} == convs
-    assert set(answers["truth"]) == {"customer_weeks", "conversations", "messages", "population_nps"}
+    assert set(answers["truth"]) == {"customer_weeks", "conversations", "messages", "population_nps", "churn"}
     assert {m["role"] for m in truth_msgs} == {"customer", "agent", "bot"}
     assert {m["emotion"] for m in truth_msgs} <= set(P.EMOTION_LINES)
 
@@ -205,3 +215,63 @@ def test_every_day_plants_every_pii_format(tmp_path: Path) -> None:
     for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
         text = " ".join(f.read_text() for f in (tmp_path / "landing").glob(f"*/{day}.jsonl"))
         assert "4539 1488 0343 6467" in text and "DE89 3704" in text and "@example.com" in text, day
+
+
+def test_churn_is_planted_from_loyalty_with_a_confirmed_cancellation(history: tuple[Path, dict[str, Any]]) -> None:
+    """Customers leave with a hazard that rises as loyalty falls, cancel in one conversation an
+    agent confirms in words the default cancellation pattern finds (and no other agent message
+    matches), and never contact support again."""
+    root, answers = history
+    assert churn_hazard(2) > 0.2 > 0.1 > churn_hazard(5) > churn_hazard(6) > 0.01 > 0.001 > churn_hazard(8)
+    assert churn_hazard(5, 0) == pytest.approx(4 * churn_hazard(5)) and churn_hazard(5, 60) < 1.05 * churn_hazard(5)
+    assert churn_hazard(1, 0) == 0.6  # capped
+    churn = _truth(root, "churn")
+    assert answers["scenarios"]["churn"]["customers"] == len(churn) >= 10
+    start = date(2026, 1, 1)
+    convs = _truth(root, "conversations")
+    by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in convs:
+        by_customer[c["customer_id"]].append(c)
+    for left in churn:
+        own = by_customer[left["customer_id"]]
+        [cancel] = [c for c in own if c["topic"] == CANCELLATION_TOPIC]
+        assert str(start + timedelta(days=cancel["day"])) == left["cancelled_on"]
+        assert cancel["channel"] in CANCELLATION_CHANNELS and cancel["resolved"]
+        decided_on = date.fromisoformat(left["decided_week_start"]) + timedelta(days=6)  # that week's Sunday
+        assert 1 <= (date.fromisoformat(left["cancelled_on"]) - decided_on).days <= 7
+        assert all(start + timedelta(days=c["day"]) <= decided_on for c in own if c is not cancel)
+    assert sum(c["topic"] == CANCELLATION_TOPIC for c in convs) == len(churn)
+    weeks = _truth(root, "customer_weeks")
+    everyone = statistics.mean(w["latent_score"] for w in weeks)
+    assert statistics.mean(c["loyalty_at_decision"] for c in churn) < everyone - 3.0
+    cancelled_on = {c["customer_id"]: c["cancelled_on"] for c in churn}
+    for w in weeks:  # churned: cancelled by the week's end
+        week_end = str(date.fromisoformat(w["week_start"]) + timedelta(days=6))
+        assert w["churned"] == (cancelled_on.get(w["customer_id"], "9999") <= week_end), w
+    pattern = re.compile(DEFAULT_CANCELLATION_PATTERN)
+    cancelling = {c["conversation_id"].removeprefix("chat:") for c in convs if c["topic"] == CANCELLATION_TOPIC}
+    agent = [m for m in _landing(root, "chat_messages") if m["author_role"] == "agent"]
+    matched = {m["chat_id"] for m in agent if pattern.search(m["text"])}
+    assert matched == {m["chat_id"] for m in agent if m["chat_id"] in cancelling} and matched
+    customers = [m["text"] for m in _landing(root, "chat_messages") if m["author_role"] == "customer"]
+    assert any("cancelling" in t.lower() for t in customers)  # threats to leave, which are no churn
+
+
+def test_unhappy_customers_contact_support_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The share of support conversations opened at loyalty below 5 against the share of
+    customer-weeks below 5: well above 1 with complaint contacts, lower without them."""
+    from voicelake.generator import plan as planning
+
+    world = build_world(_settings(Path("/nonexistent"), days=28, customers=3000))
+
+    def over_representation() -> float:
+        plan = plan_history(world)
+        convs = [c for day in plan.days for c in day
+                 if c.channel in SUPPORT_CHANNELS and c.topic != CANCELLATION_TOPIC]
+        scores = [x for week in plan.weeks for x in week.scores]
+        return (sum(c.loyalty < 5 for c in convs) / len(convs)) / (sum(x < 5 for x in scores) / len(scores))
+
+    assert planning.complaint_rate(5.0) == pytest.approx(0.03 * 2 * 1.5 / 6.5) and planning.complaint_rate(7) == 0
+    complaining = over_representation()
+    monkeypatch.setattr(planning, "COMPLAINT_BOOST", 0.0)
+    assert complaining > 1.25 and complaining > over_representation() + 0.1

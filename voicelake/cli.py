@@ -37,6 +37,8 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "forget": ("voicelake.jobs.forget", "erase one customer's records from every layer (right to erasure)"),
     "train-sla-risk": ("voicelake.jobs.sla_risk", "train the SLA-breach model on the lake's history, register it, "
                                                   "promote it if better"),
+    "train-churn": ("voicelake.jobs.churn", "train the churn model on the lake's history, register it, promote it "
+                                            "if better"),
     "insights": ("voicelake.jobs.insights", "one-screen voice-of-customer summary of a week: index, gaps, agents"),
 }
 TABLE_MAX_ROWS = 1000  # `voicelake sql --format table` prints at most this many rows by default
@@ -323,8 +325,8 @@ def _run_in_process(env: str | None) -> int:
             print(ideas_summary(build_suggestion_ideas(ctx)))
         with step("validate silver"):
             _validated(ctx, "silver")
-        with step("sla model"):
-            ensure_sla_champion(ctx)
+        with step("risk models (SLA, churn)"):
+            ensure_risk_champions(ctx)
         with step("build-gold (stage, validate, publish)"):
             for table, rows in build_gold(ctx).items():
                 print(f"{table}: published {rows} rows")
@@ -380,12 +382,14 @@ def ensure_suggestion_champion(config: Any) -> None:
     print(outcome["reason"])
 
 
-def ensure_sla_champion(ctx: Any) -> None:
-    """Train the SLA-breach model on the lake's history when it has no champion yet (what the
-    daily DAG's sla_model task does); too little history leaves gold.sla_risk unbuilt."""
-    from voicelake.jobs.sla_risk import train_when_possible
+def ensure_risk_champions(ctx: Any) -> None:
+    """Train the SLA-breach and churn models on the lake's history when they have no champion
+    yet (what the daily DAG's sla_model and churn_model tasks do); too little history leaves
+    gold.sla_risk or gold.customer_health unbuilt."""
+    from voicelake.jobs import churn, sla_risk
 
-    print(train_when_possible(ctx, only_if_missing=True))
+    print(sla_risk.train_when_possible(ctx, only_if_missing=True))
+    print(churn.train_when_possible(ctx, only_if_missing=True))
 
 
 def _stepper() -> Callable[[str], Any]:
@@ -439,6 +443,7 @@ def cmd_train_suggestions(argv: Sequence[str]) -> int:
 
 
 def cmd_models(argv: Sequence[str]) -> int:
+    from voicelake.models.churn import churn_params, list_churn_versions
     from voicelake.models.registry import configure_mlflow, list_versions
     from voicelake.models.sla_risk import list_sla_versions, sla_params
     from voicelake.models.suggestion_registry import list_suggestion_versions
@@ -460,12 +465,12 @@ def cmd_models(argv: Sequence[str]) -> int:
               f"\nno versions of {config.suggestions.model_name} yet: run `voicelake train-suggestions`")
     if suggestions:
         print(format_rows(list(suggestions[0]), [tuple(r.values()) for r in suggestions], args.format))
-    sla = list_sla_versions(config)
-    if args.format == "table":
-        print(f"\n{sla_params(config).model_name}:" if sla else
-              f"\nno versions of {sla_params(config).model_name} yet: run `voicelake train-sla-risk`")
-    if sla:
-        print(format_rows(list(sla[0]), [tuple(r.values()) for r in sla], args.format))
+    for name, rows, command in ((sla_params(config).model_name, list_sla_versions(config), "train-sla-risk"),
+                                (churn_params(config).model_name, list_churn_versions(config), "train-churn")):
+        if args.format == "table":
+            print(f"\n{name}:" if rows else f"\nno versions of {name} yet: run `voicelake {command}`")
+        if rows:
+            print(format_rows(list(rows[0]), [tuple(r.values()) for r in rows], args.format))
     return 0
 
 

@@ -287,6 +287,7 @@ class Config:
     suggestions: SuggestionsConfig = field(default_factory=SuggestionsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     sla_risk: Mapping[str, Any] = field(default_factory=dict)  # gold.sla_risk and its model (SlaRiskParams)
+    churn: Mapping[str, Any] = field(default_factory=dict)  # gold.customer_health and its model (ChurnParams)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -449,5 +450,6 @@ def load_config(
         suggestions=_suggestions_config(data.get("suggestions") or {}),
         incidents=_incidents_config(data.get("incidents") or {}),
         sla_risk=dict(data.get("sla_risk") or {}),
+        churn=dict(data.get("churn") or {}),
         raw=data,
     )

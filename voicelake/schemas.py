@@ -155,6 +155,7 @@ GOLD_INCIDENT_IMPACT = "gold.incident_impact"
 GOLD_UNEXPLAINED_SPIKES = "gold.unexplained_spikes"
 GOLD_RELEASE_IMPACT = "gold.release_impact"  # partitioned by the day the version shipped
 GOLD_PRODUCT_FEEDBACK = "gold.product_feedback"  # partitioned by the day it describes the ideas as of
+GOLD_CUSTOMER_HEALTH = "gold.customer_health"  # partitioned by week: customers' contacts, emotion and churn risk
 GOLD_SLA_RISK = "gold.sla_risk"  # partitioned by the day whose end it describes: waiting conversations
 GOLD_HEALTH_CHECK = "gold.health_check"  # one row per day, from the other marts of the same build
 VALIDATION_RESULTS = "gold.validation_results"

@@ -19,6 +19,10 @@ product by distinct customers asking. Definitions (docs/marts.md#goldproduct_fee
 - ``requester_valence``: the mean over requesters of each requester's mean valence over all
   their customer messages, with a 95% normal interval (``requester_valence_lo/hi``) and its
   count (``requesters_scored``: requesters with a scored message).
+- ``requester_churn_risk``: the mean over requesters of their churn probability in the latest
+  week gold.customer_health holds for them, with a 95% normal interval
+  (``requester_churn_risk_lo/hi``) and its count (``requesters_with_risk``); NULL / 0 before a
+  churn model has published that mart.
 - ``examples``: up to ``examples`` distinct suggestion sentences closest to the idea's
   centroid (silver text: PII already redacted).
 - ``enough_data``: at least ``min_customers`` customers asking; smaller ideas are listed and
@@ -69,19 +73,32 @@ def product_requests(ideas: DataFrame, suggestions: DataFrame, messages: DataFra
                   "message_id"))
 
 
+def _requester_mean(requests: DataFrame, per_customer: DataFrame, name: str, count: str) -> DataFrame:
+    """(product, idea_id, ``name``, ``name``_lo, ``name``_hi, ``count``): the mean over an idea's
+    requesters of ``per_customer``'s ``_value`` (one per customer_key), its 95% normal interval
+    and how many requesters have one."""
+    requesters = requests.select("product", "idea_id", "customer_key").distinct().join(per_customer, "customer_key")
+    n = F.count("_value")
+    half = F.lit(Z95) * F.stddev_samp("_value") / F.sqrt(n)
+    return (requesters.groupBy("product", "idea_id")
+            .agg(F.avg("_value").alias(name), (F.avg("_value") - half).alias(f"{name}_lo"),
+                 (F.avg("_value") + half).alias(f"{name}_hi"), n.alias(count)))
+
+
 def _requester_valence(requests: DataFrame, messages: DataFrame, emotions: DataFrame) -> DataFrame:
     """(product, idea_id, requester_valence, its interval, requesters_scored)."""
     keys = requests.select("customer_key").distinct()  # requesters only: a few percent of customers
     per_customer = (messages.where(F.col("author_role") == "customer").select("message_id", "customer_key")
                     .join(F.broadcast(keys), "customer_key", "left_semi")
                     .join(emotions.select("message_id", "valence"), "message_id")
-                    .groupBy("customer_key").agg(F.avg("valence").alias("_valence")))
-    requesters = requests.select("product", "idea_id", "customer_key").distinct().join(per_customer, "customer_key")
-    n = F.count("_valence")
-    half = F.lit(Z95) * F.stddev_samp("_valence") / F.sqrt(n)
-    return (requesters.groupBy("product", "idea_id")
-            .agg(F.avg("_valence").alias("requester_valence"), (F.avg("_valence") - half).alias("requester_valence_lo"),
-                 (F.avg("_valence") + half).alias("requester_valence_hi"), n.alias("requesters_scored")))
+                    .groupBy("customer_key").agg(F.avg("valence").alias("_value")))
+    return _requester_mean(requests, per_customer, "requester_valence", "requesters_scored")
+
+
+def _requester_churn_risk(requests: DataFrame, health: DataFrame) -> DataFrame:
+    """(product, idea_id, requester_churn_risk, its interval, requesters_with_risk)."""
+    per_customer = health.groupBy("customer_key").agg(F.max_by("churn_probability", "week").alias("_value"))
+    return _requester_mean(requests, per_customer, "requester_churn_risk", "requesters_with_risk")
 
 
 def _weekly(requests: DataFrame, as_of: date, weeks: int) -> DataFrame:
@@ -125,9 +142,12 @@ def _trend(recent: Column, before: Column, min_customers: int) -> tuple[Column, 
 
 
 def build_product_feedback(requests: DataFrame, messages: DataFrame, emotions: DataFrame, as_of: date,
-                           params: FeedbackParams) -> DataFrame:
+                           params: FeedbackParams, health: DataFrame | None = None) -> DataFrame:
     """gold.product_feedback (see the module docstring) from `product_requests`,
-    silver.messages and silver.message_emotions."""
+    silver.messages, silver.message_emotions and gold.customer_health (``health``: its rows up
+    to the as-of date; None before it exists)."""
+    if health is None:
+        health = requests.sparkSession.createDataFrame([], "customer_key string, week date, churn_probability double")
     recent_from = as_of - timedelta(days=params.trend_days - 1)
     before_from = recent_from - timedelta(days=params.trend_days)
     day = F.col("sent_at").cast("date")
@@ -151,6 +171,7 @@ def build_product_feedback(requests: DataFrame, messages: DataFrame, emotions: D
     out = (aggregated
            .join(_weekly(requests, as_of, params.weeks), ["product", "idea_id"], "left")
            .join(_requester_valence(requests, messages, emotions), ["product", "idea_id"], "left")
+           .join(_requester_churn_risk(requests, health), ["product", "idea_id"], "left")
            .join(_examples(requests, params.examples), ["product", "idea_id"], "left")
            .select(F.lit(as_of).alias("as_of"), "product", "idea_id",
                    F.when(grouped, F.col("idea_label")).otherwise(F.lit(UNGROUPED_LABEL)).alias("idea_label"),
@@ -160,6 +181,8 @@ def build_product_feedback(requests: DataFrame, messages: DataFrame, emotions: D
                    label.alias("trend"), "weekly_customers",
                    "requester_valence", "requester_valence_lo", "requester_valence_hi",
                    F.coalesce("requesters_scored", F.lit(0)).alias("requesters_scored"),
+                   "requester_churn_risk", "requester_churn_risk_lo", "requester_churn_risk_hi",
+                   F.coalesce("requesters_with_risk", F.lit(0)).alias("requesters_with_risk"),
                    F.coalesce("examples", F.array().cast("array<string>")).alias("examples"),
                    (F.col("customers") >= params.min_customers).alias("enough_data"),
                    "detector_version", F.col("idea_model_version").cast("int").alias("idea_model_version")))

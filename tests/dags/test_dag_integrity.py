@@ -43,10 +43,9 @@ print(json.dumps({"seconds": seconds, "errors": {k: str(v) for k, v in bag.impor
 """
 
 DAILY_ORDER = ["package_code", "ingest", "validate_bronze", "build_silver", "score", "topics",
-               "validate_silver", "sla_model", "build_gold", "validate_publish_gold", "report"]
-RETRAIN_ORDER = ["package_code", "refit_topics", "train_sla_risk", "train_suggestions", "train_evaluate_register",
-                 "promote_if_better",
-                 "rescore_window", "rescore_recent"]
+               "validate_silver", "sla_model", "churn_model", "build_gold", "validate_publish_gold", "report"]
+RETRAIN_ORDER = ["package_code", "refit_topics", "train_sla_risk", "train_churn", "train_suggestions",
+                 "train_evaluate_register", "promote_if_better", "rescore_window", "rescore_recent"]
 VALIDATION_TASKS = {"validate_bronze", "validate_silver", "validate_publish_gold"}
 
 

@@ -107,10 +107,11 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
     shell, out = sample
     assert "voicelake_retrain: success" in out and "voicelake_daily: success" in out
     states = task_states(out)
-    assert {states[t] for t in ("package_code", "refit_topics", "train_sla_risk", "train_suggestions",
-                                "train_evaluate_register", "promote_if_better",
+    assert {states[t] for t in ("package_code", "refit_topics", "train_sla_risk", "train_churn",
+                                "train_suggestions", "train_evaluate_register", "promote_if_better",
                                 "ingest", "validate_bronze", "build_silver", "score", "topics", "validate_silver",
-                                "sla_model", "build_gold", "validate_publish_gold", "report")} == {"success"}
+                                "sla_model", "churn_model", "build_gold", "validate_publish_gold",
+                                "report")} == {"success"}
     assert states["rescore_window"] == "success" and states["rescore_recent"] == "skipped"
     assert "Data Docs (validation reports):" in out
     for table in ("bronze.chat_messages", "silver.message_emotions", "silver.message_topics",
@@ -138,7 +139,7 @@ def test_make_run_bootstraps_a_model_and_publishes_validated_gold(sample: tuple[
 
 
 # the copied lake holds their output (topics and sla_model: this lake has neither; the gate is gold's)
-ALREADY_DONE = "ingest|validate_bronze|build_silver|score|topics|sla_model"
+ALREADY_DONE = "ingest|validate_bronze|build_silver|score|topics|sla_model|churn_model"
 
 
 @pytest.mark.e2e

@@ -51,10 +51,12 @@ def test_clean_day_passes_every_suite(ctx: JobContext) -> None:
     # generator's customers change how they feel over time; it never blocks, so no critical one fails
     assert rows.where(~F.col("success") & (F.col("severity") != "warning")).count() == 0
     assert rows.where(~F.col("suite_success")).count() == 0
-    # every suite is recorded, skipped ones too (topics, suggestions and the SLA model: this lake has none yet)
+    # every suite is recorded, skipped ones too (topics, suggestions, the SLA and churn models: this
+    # lake has none yet)
     skipped = {o.suite.name for o in report.outcomes if not o.outcomes}
     assert skipped == {"silver_message_topics", "gold_topic_daily", "gold_topic_alerts", "gold_topic_forecast",
-                       "silver_message_suggestions", "gold_product_feedback", "gold_sla_risk"}
+                       "silver_message_suggestions", "gold_product_feedback", "gold_sla_risk",
+                       "gold_customer_health"}
     assert rows.select("suite").distinct().count() == len(ran) + len(skipped)
     assert rows.where(F.col("run_dates") != DAY.isoformat()).count() == 0
     index = Path(report.docs)

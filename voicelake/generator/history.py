@@ -20,7 +20,8 @@ voice-of-customer marts are judged against, as JSON Lines (one file per table):
 product idea, with the conversation id as silver builds it), ``messages.jsonl`` (the emotion
 each text was drawn from and the idea it asks for, with silver's message id) and
 ``population_nps.jsonl`` (true NPS of all active customers against the respondents' NPS, per
-product and week).
+product and week) and ``churn.jsonl`` (every customer who cancelled: the week they decided, their
+loyalty then, the day of their cancellation conversation).
 
 Generation runs in two passes: a cheap sequential plan (``voicelake.generator.plan``: who
 contacts support when, about what, feeling how, and how their loyalty moves), then each day
@@ -46,6 +47,7 @@ from typing import Any
 
 from voicelake.generator import phrases as P
 from voicelake.generator.plan import (
+    CANCELLATION_TOPIC,
     CHANNEL_WEIGHTS,
     CONTACT_RATE,
     DARK_OUTAGE_HOURS,
@@ -53,6 +55,7 @@ from voicelake.generator.plan import (
     SUPPORT_CHANNELS,
     HistoryPlan,
     PlannedConversation,
+    churn_hazard,
     nps_class,
     plan_history,
     survey_bias,
@@ -858,7 +861,7 @@ def _write_truth(folder: Path, plan: HistoryPlan, results: list[DayResult],
     """Write the truth tables as JSON Lines, one file per table; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / f"{name}.jsonl" for name in
-             ("customer_weeks", "conversations", "messages", "population_nps")}
+             ("customer_weeks", "conversations", "messages", "population_nps", "churn")}
     with paths["conversations"].open("wb") as conv_f, paths["messages"].open("wb") as msg_f:
         for r in results:
             conv_f.write(r.truth_conversations)
@@ -867,6 +870,7 @@ def _write_truth(folder: Path, plan: HistoryPlan, results: list[DayResult],
         for week in plan.weeks:
             f.write("\n".join(week.lines(customers)) + "\n")
     paths["population_nps"].write_text("".join(json.dumps(r) + "\n" for r in plan.population))
+    paths["churn"].write_text("".join(json.dumps(r) + "\n" for r in plan.churn))
     return {name: str(p) for name, p in paths.items()}
 
 
@@ -900,6 +904,8 @@ def generate_history(settings: GeneratorSettings) -> dict[str, Any]:
         {"incident_id": m["incident_id"], "product": m["product"], "severity": m["severity"],
          "date": str(settings.start + timedelta(days=d))} for d, m in sorted(plan.minor_incidents.items())]}
     scenarios["survey_nonresponse"] = survey_bias(plan.population)
+    scenarios["churn"] = {"customers": len(plan.churn), "cancellation_topic": CANCELLATION_TOPIC,
+                          "weekly_hazard": {str(x): round(churn_hazard(x), 4) for x in (2, 4, 6, 8)}}
     truth_dir = settings.answers.parent / TRUTH_DIR
     truth_files = _write_truth(truth_dir, plan, results, world.customers)
     seconds = time.perf_counter() - t0

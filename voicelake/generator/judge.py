@@ -27,10 +27,10 @@ def _pandas(df: DataFrame) -> pd.DataFrame:
 
 
 def read_truth(spark: SparkSession, answers_file: Path) -> dict[str, DataFrame]:
-    """The truth tables as DataFrames: customer_weeks, conversations, messages, population_nps."""
+    """The truth tables as DataFrames: customer_weeks, conversations, messages, population_nps, churn."""
     root = answers_file.parent / TRUTH_DIR
     return {name: spark.read.json(str(root / f"{name}.jsonl"))
-            for name in ("customer_weeks", "conversations", "messages", "population_nps")}
+            for name in ("customer_weeks", "conversations", "messages", "population_nps", "churn")}
 
 
 @dataclass(frozen=True)

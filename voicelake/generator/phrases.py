@@ -122,6 +122,14 @@ TOPICS: dict[str, tuple[str, list[str]]] = {
         "I'm stuck in a login loop on {product} after the password reset",
         "password reset worked but {product} keeps asking me to log in again and again",
     ]),
+    # a churning customer's last conversation (never drawn as an ordinary topic)
+    "cancellation": ("accounts", [
+        "please cancel my {product} subscription",
+        "I want to close my account, {product} is not worth it for me anymore",
+        "I'd like to end my contract for the {product}",
+        "how do I cancel? I'm done with {product}",
+        "please stop my {product} plan at the end of this month",
+    ]),
 }
 
 PRODUCT_TOPICS: dict[str, list[str]] = {
@@ -149,6 +157,7 @@ TOPIC_EMOTIONS: dict[str, dict[str, float]] = {
     "wifi_drops_after_update": {"frustration": 0.4, "disappointment": 0.3, "anger": 0.2,
                                 "confusion": 0.1},
     "login_loop": {"frustration": 0.4, "confusion": 0.35, "anger": 0.15, "anxiety": 0.1},
+    "cancellation": {"disappointment": 0.35, "neutral": 0.3, "frustration": 0.2, "anger": 0.15},
 }
 
 EMOTION_LINES: dict[str, list[str]] = {
@@ -294,6 +303,11 @@ AGENT_ACTIONS: dict[str, list[str]] = {
     ],
     "login_loop": ["Please clear the app data and log in again; we're fixing the loop.",
                    "I've reset your session on our side, please try once more."],
+    # the confirmation that conf `churn.cancellation_pattern` recognises
+    "cancellation": ["I've cancelled your subscription as requested; you won't be charged again.",
+                     "Your account has been closed as you asked; your data is deleted in 30 days.",
+                     "Done: your {product} plan is cancelled from today. We're sorry to see you go.",
+                     "Your contract has been terminated as requested, effective today."],
 }
 AGENT_CLOSINGS = ["Is there anything else I can help with?", "Have a great day!",
                   "Let me know if it happens again.", "Kind regards", "Best,", ""]

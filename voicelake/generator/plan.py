@@ -9,6 +9,15 @@ of the way back to the baseline. Opening emotions, survey answers and review rat
 from it. Survey non-response is planted: detractors and promoters answer far more often than
 passives, so the respondents' NPS is biased against the true NPS of all active customers.
 
+Unhappy customers contact support more often: besides everyone's contacts, a customer whose
+loyalty is below ``COMPLAINT_PIVOT`` opens an extra conversation a day with a probability that
+grows as loyalty falls (``complaint_rate``), planned on a random stream of its own.
+
+Churn is planted from loyalty on a random stream of its own: at each week's close every
+customer still with us leaves with a weekly hazard that rises steeply as their loyalty falls
+(``churn_hazard``); within the next week they open one cancellation conversation, in which an
+agent confirms the cancellation, and they never contact support again.
+
 ``plan_history(world)`` returns the plan of every day plus the weekly ground truth
 (per customer and per product); its random stream is ``(seed, "plan")``, so the same seed
 gives the same plan whatever the number of render workers.
@@ -65,6 +74,39 @@ REPEAT_CONTACT_RATE = 0.5  # unresolved negative conversations that come back on
 TRUST_WINDOW_DAYS = 7
 NPS_ANSWER_NOISE = 0.6
 CLASSES = ("promoter", "passive", "detractor")
+# churn: weekly hazard = CHURN_MAX_WEEKLY / (1 + exp(CHURN_STEEPNESS * (loyalty - CHURN_MIDPOINT))),
+# raised after a bad experience
+CHURN_MAX_WEEKLY = 0.3
+CHURN_MIDPOINT = 3.5
+CHURN_STEEPNESS = 1.3
+CHURN_TRIGGER = 3.0  # a bad experience multiplies the hazard by up to 1 + 3 ...
+CHURN_TRIGGER_DAYS = 14.0  # ... fading with this time constant (days)
+CHURN_MAX_HAZARD = 0.6
+CANCELLATION_TOPIC = "cancellation"
+CANCELLATION_CHANNELS = ("chat", "email", "ticket", "call")
+
+
+# unhappy customers complain more: extra contacts a day = CONTACT_RATE * COMPLAINT_BOOST * shortfall
+COMPLAINT_PIVOT = 6.5
+COMPLAINT_BOOST = 2.0
+
+
+def complaint_rate(loyalty: float) -> float:
+    """Extra conversations a day of a customer with this loyalty: 0 from ``COMPLAINT_PIVOT`` up,
+    rising linearly to twice everyone's contact rate at loyalty 0 (0.032 at 3, 0.014 at 5)."""
+    shortfall = max(0.0, COMPLAINT_PIVOT - loyalty) / COMPLAINT_PIVOT
+    return CONTACT_RATE * COMPLAINT_BOOST * shortfall
+
+
+def churn_hazard(loyalty: float, days_since_bad: int | None = None) -> float:
+    """The probability that a customer with this latent loyalty leaves within the next week:
+    0.26 at loyalty 2, 0.10 at 4, 0.011 at 6, 0.0008 at 8; a bad experience (an unresolved
+    conversation that opened negative) ``days_since_bad`` days ago multiplies it by up to
+    ``1 + CHURN_TRIGGER``, fading with a time constant of ``CHURN_TRIGGER_DAYS`` (the last straw)."""
+    hazard = CHURN_MAX_WEEKLY / (1.0 + math.exp(CHURN_STEEPNESS * (loyalty - CHURN_MIDPOINT)))
+    if days_since_bad is not None:
+        hazard *= 1.0 + CHURN_TRIGGER * math.exp(-days_since_bad / CHURN_TRIGGER_DAYS)
+    return min(hazard, CHURN_MAX_HAZARD)
 
 
 def nps_class(score: float) -> str:
@@ -115,15 +157,17 @@ class WeekScores:
     week_start: str
     scores: list[float]
     active: set[int]
+    churned: frozenset[int] = frozenset()  # customers who cancelled by the week's end
 
     def lines(self, customers: Sequence[Customer]) -> Iterator[str]:
         """customer_weeks JSON lines of this week."""
         wk = self.week_start
-        active = self.active
+        active, churned = self.active, self.churned
         for i, (c, score) in enumerate(zip(customers, self.scores, strict=True)):
             cls = "promoter" if score >= 8.5 else "passive" if score >= 6.5 else "detractor"
             yield (f'{{"customer_id":"{c.id}","week_start":"{wk}","product":"{c.product}",'
-                   f'"latent_score":{score},"nps_class":"{cls}","active":{"true" if i in active else "false"}}}')
+                   f'"latent_score":{score},"nps_class":"{cls}","active":{"true" if i in active else "false"},'
+                   f'"churned":{"true" if i in churned else "false"}}}')
 
 
 @dataclass
@@ -134,6 +178,7 @@ class HistoryPlan:
     minor_incidents: dict[int, dict[str, Any]]  # day -> SEV3 incident record (decoys)
     weeks: list[WeekScores] = field(default_factory=list)
     population: list[dict[str, Any]] = field(default_factory=list)
+    churn: list[dict[str, Any]] = field(default_factory=list)  # truth: who cancelled when, from what loyalty
 
 
 @dataclass(frozen=True)
@@ -232,6 +277,12 @@ def plan_history(world: World) -> HistoryPlan:
     channels, channel_w = list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values())
     support_w = [CHANNEL_WEIGHTS[c] for c in SUPPORT_CHANNELS]
     repeats: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    churn_rng = random.Random(f"{s.seed}:churn")
+    complaint_rng = random.Random(f"{s.seed}:complaints")
+    leaving: dict[int, list[int]] = defaultdict(list)  # day -> customers who cancel that day
+    gone: set[int] = set()  # customers who decided to leave: no contact but their cancellation
+    cancelled: set[int] = set()  # customers whose cancellation conversation has happened
+    last_bad: dict[int, int] = {}  # customer -> day of their last unresolved conversation that opened negative
 
     plan = HistoryPlan(days=[], minor_incidents={})
     outage_windows = [OutageWindow.of(s.start, inc["product"], inc["complaints_from"], inc["ended_at"]),
@@ -275,6 +326,7 @@ def plan_history(world: World) -> HistoryPlan:
             extra = int(len(upgraded_bad) * CONTACT_RATE * 0.8)
             todo += [(rng.choice(upgraded_bad), br["topic"], False) for _ in range(extra)]
         todo += [(i, topic, True) for i, topic in repeats.pop(d, [])]
+        todo = [t for t in todo if t[0] not in gone]
 
         todays: list[PlannedConversation] = []
         outages = [o for o in outage_windows if o.day == d]
@@ -287,22 +339,37 @@ def plan_history(world: World) -> HistoryPlan:
             window = next((o for o in outages if o.product == customers[i].product), None)
             if forced == "outage" and window:
                 conv.opens_at_minute = window.opening_minute(timing_rng)
-            _record(conv, todays, active, answers, customers)
+            _record(conv, todays, active, answers, customers, last_bad)
         for outage in outages:  # the rest of each outage's contacts: own streams, after the day's others
             pool = by_product.get(outage.product, [])
             timed = sum(c.opens_at_minute is not None for c in todays
                         if customers[c.customer].product == outage.product)
             for _ in range(max(0, outage.contacts(len(pool)) - timed) if pool else 0):
-                conv = _plan_conversation(world, outage_rng, d, len(todays), outage_rng.choice(pool), "outage", False,
+                i = outage_rng.choice(pool)
+                if i in gone:
+                    continue
+                conv = _plan_conversation(world, outage_rng, d, len(todays), i, "outage", False,
                                           loyalty, slow_queue, channels, channel_w, support_w, repeats)
                 if conv is None:
                     continue
                 conv.opens_at_minute = outage.opening_minute(timing_rng)
-                _record(conv, todays, active, answers, customers)
+                _record(conv, todays, active, answers, customers, last_bad)
+        for i, score in enumerate(loyalty):  # the unhappy come back more often (their own stream)
+            if score < COMPLAINT_PIVOT and i not in gone and complaint_rng.random() < complaint_rate(score):
+                conv = _plan_conversation(world, complaint_rng, d, len(todays), i, None, False, loyalty, slow_queue,
+                                          channels, channel_w, support_w, repeats)
+                if conv is not None:
+                    _record(conv, todays, active, answers, customers, last_bad)
+        for i in leaving.pop(d, []):
+            _record(_plan_cancellation(world, churn_rng, d, len(todays), i, loyalty[i]), todays, active, answers,
+                    customers, last_bad)
+            cancelled.add(i)
         plan.days.append(todays)
 
+        if day.weekday() == 6:
+            _decide_churn(plan, world, churn_rng, d, loyalty, gone, leaving, last_bad)
         if day.weekday() == 6 or d == s.days - 1:
-            _close_week(plan, world, _week_start(day), loyalty, base, active, answers)
+            _close_week(plan, world, _week_start(day), loyalty, base, active, answers, cancelled)
             active = set()
             answers.clear()
     _mark_trust_restored(plan)
@@ -310,10 +377,13 @@ def plan_history(world: World) -> HistoryPlan:
 
 
 def _record(conv: PlannedConversation, todays: list[PlannedConversation], active: set[int],
-            answers: dict[str, dict[str, int]], customers: Sequence[Any]) -> None:
-    """Add a planned conversation to its day, its customer to the week's active ones, and its
-    NPS answer to the week's survey counts."""
+            answers: dict[str, dict[str, int]], customers: Sequence[Any], last_bad: dict[int, int]) -> None:
+    """Add a planned conversation to its day, its customer to the week's active ones, its NPS
+    answer to the week's survey counts, and its day to the customer's last bad experience when
+    it opened negative and was not resolved."""
     todays.append(conv)
+    if conv.channel in SUPPORT_CHANNELS and conv.negative and not conv.resolved:
+        last_bad[conv.customer] = conv.day
     active.add(conv.customer)
     if conv.survey and conv.survey[0] == "nps":
         answers[customers[conv.customer].product][nps_class(conv.survey[1])] += 1
@@ -366,15 +436,51 @@ def _plan_conversation(world: World, rng: random.Random, d: int, n: int, i: int,
     return conv
 
 
+def _decide_churn(plan: HistoryPlan, world: World, rng: random.Random, d: int, loyalty: list[float],
+                  gone: set[int], leaving: dict[int, list[int]], last_bad: dict[int, int]) -> None:
+    """At day ``d``'s close (a Sunday): who decides to leave, from their loyalty and their last
+    bad experience (``churn_hazard``); each cancels on a day of the next week (truth only when
+    that day is in the history)."""
+    s = world.settings
+    week = str(_week_start(s.start + timedelta(days=d)))
+    for i, customer in enumerate(world.customers):
+        bad = last_bad.get(i)
+        if i in gone or rng.random() >= churn_hazard(loyalty[i], None if bad is None else d - bad):
+            continue
+        day = d + 1 + rng.randrange(7)
+        if day < s.days:  # one who would cancel after the history's end stays in it
+            gone.add(i)
+            leaving[day].append(i)
+            plan.churn.append({"customer_id": customer.id, "product": customer.product, "decided_week_start": week,
+                               "loyalty_at_decision": round(loyalty[i], 3),
+                               "cancelled_on": str(s.start + timedelta(days=day))})
+
+
+def _plan_cancellation(world: World, rng: random.Random, d: int, n: int, i: int,
+                       loyalty: float) -> PlannedConversation:
+    """A leaving customer's cancellation conversation (drawn from the churn stream): a support
+    channel, the accounts queue, an agent who confirms it; it moves no loyalty."""
+    customer = world.customers[i]
+    queue = P.TOPICS[CANCELLATION_TOPIC][0]
+    return PlannedConversation(
+        day=d, n=n, customer=i, topic=CANCELLATION_TOPIC, queue=queue, agent=rng.choice(world.agents[queue]),
+        channel=rng.choice(CANCELLATION_CHANNELS), emotion=pick_emotion(rng, CANCELLATION_TOPIC, loyalty),
+        upgraded=d >= world.release_day[customer.product] + customer.upgrade_day, loyalty=round(loyalty, 3),
+        resolved=True)
+
+
 def _close_week(plan: HistoryPlan, world: World, week: date, loyalty: list[float], base: list[float],
-                active: set[int], answers: dict[str, dict[str, int]]) -> None:
-    """Record every customer's week-end score and the product's true and surveyed NPS; drift."""
+                active: set[int], answers: dict[str, dict[str, int]], cancelled: set[int]) -> None:
+    """Record every customer's week-end score and the product's true and surveyed NPS (customers
+    who left are no longer counted); drift."""
     wk = str(week)
     true_active: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
     true_all: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
     scores = [round(x, 3) for x in loyalty]
-    plan.weeks.append(WeekScores(wk, scores, set(active)))
+    plan.weeks.append(WeekScores(wk, scores, set(active), frozenset(cancelled)))
     for i, c in enumerate(world.customers):
+        if i in cancelled and i not in active:  # a customer active in their cancellation week still counts
+            continue
         cls = nps_class(scores[i])
         true_all[c.product][cls] += 1
         if i in active:

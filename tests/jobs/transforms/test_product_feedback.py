@@ -63,7 +63,7 @@ def lake(spark: SparkSession) -> dict[str, DataFrame]:
     emotions = spark.createDataFrame(valence + [("a1", 0.9)], "message_id string, valence double")
     requests = product_requests(ideas, suggestions, messages, AS_OF)
     mart = build_product_feedback(requests, messages, emotions, AS_OF, PARAMS).cache()
-    return {"mart": mart, "ideas": ideas, "messages": messages}
+    return {"mart": mart, "ideas": ideas, "messages": messages, "suggestions": suggestions, "emotions": emotions}
 
 
 def test_counts_versions_dates_and_ranks(lake: dict[str, DataFrame]) -> None:
@@ -109,10 +109,26 @@ def test_requester_valence_examples_and_settings(lake: dict[str, DataFrame]) -> 
     assert dark["requester_valence_lo"] == pytest.approx(mean - 1.959964 * sd / 2, rel=1e-4)
     # the three distinct sentences nearest the centroid, nearest first
     assert dark["examples"] == ["Please add a dark mode.", "Dark theme would be nice.", "Night mode pls."]
+    assert (dark["requester_churn_risk"], dark["requesters_with_risk"]) == (None, 0)  # no customer_health yet
     with pytest.raises(ConfigError, match="suggestions.feedback"):
         FeedbackParams.from_config({"weeks": 0})
     with pytest.raises(ConfigError, match="unknown keys"):
         FeedbackParams.from_config({"window": 7})
+
+
+def test_requester_churn_risk_from_each_requesters_latest_week(spark: SparkSession, lake: dict[str, DataFrame]) -> None:
+    """gold.customer_health's latest week per requester: c1 0.4 (its week 02-23, not 02-16's 0.9),
+    c2 0.2; c3 has no row; the others are not dark mode requesters."""
+    health = spark.createDataFrame(
+        [("c1", date(2026, 2, 16), 0.9), ("c1", date(2026, 2, 23), 0.4), ("c2", date(2026, 2, 23), 0.2),
+         ("x9", date(2026, 2, 23), 0.8)], "customer_key string, week date, churn_probability double")
+    mart = build_product_feedback(product_requests(lake["ideas"], lake["suggestions"], lake["messages"], AS_OF),
+                                  lake["messages"], lake["emotions"], AS_OF, PARAMS, health)
+    dark = mart.where((F.col("product") == "A") & (F.col("idea_id") == 0)).first()
+    assert dark is not None and dark["requesters_with_risk"] == 2
+    half = 1.959964 * math.sqrt(((0.4 - 0.3) ** 2 + (0.2 - 0.3) ** 2) / 1) / math.sqrt(2)
+    assert dark["requester_churn_risk"] == pytest.approx(0.3)
+    assert dark["requester_churn_risk_hi"] == pytest.approx(0.3 + half, rel=1e-4)
 
 
 def test_the_suite_reconciles_with_silver_and_fails_on_broken_rows(lake: dict[str, DataFrame], tmp_path: Path) -> None:

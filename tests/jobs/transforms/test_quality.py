@@ -83,7 +83,7 @@ def test_every_suite_file_loads_and_the_bronze_suites_follow_the_contract() -> N
                            "gold_passive_drivers", "gold_topic_daily", "gold_topic_alerts",
                            "gold_topic_forecast", "gold_incident_impact", "gold_unexplained_spikes",
                            "gold_release_impact", "gold_product_feedback", "gold_sla_risk",
-                           "gold_health_check"}
+                           "gold_customer_health", "gold_health_check"}
     assert all(s.expectations and s.row_id for s in suites.values())
     assert load_suite(Path(active_conf_dir(), "expectations", "emotion_drift.yaml"), "critical") \
         .expectations[0].severity == "critical"

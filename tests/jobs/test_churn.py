@@ -1,0 +1,64 @@
+"""gold.customer_health on the run's generated lake: the cancellation label finds exactly the
+planted churners (and none of the customers who only threaten to leave), and with a churn
+champion build_churn_marts scores the week's customers, adds the emotion index's predicted NPS
+class, and passes its suite. The model's accuracy on a long planted history is
+bench/bench_churn.py's (docs/marts.md#goldcustomer_health)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from tests.conftest import GoldLake, SharedLake
+from tests.jobs.gates import DAY, gold_lake_copy
+from tests.jobs.transforms.test_customer_health import _synthetic_weeks
+from voicelake.generator.judge import read_truth
+from voicelake.jobs.churn import build_churn_marts
+from voicelake.jobs.transforms.customer_health import cancellations
+from voicelake.jobs.validate import churn_frames
+from voicelake.models.churn import ChurnParams, churn_params, fit_churn, register_churn
+from voicelake.pii import hmac_pseudonym
+from voicelake.quality import Validator
+from voicelake.schemas import GOLD_CUSTOMER_HEALTH, SILVER_CONVERSATIONS, SILVER_MESSAGES
+from voicelake.secrets import pseudonym_key
+
+
+def test_the_label_finds_the_planted_cancellations_and_no_threat(shared_lake: SharedLake,
+                                                                 spark: SparkSession) -> None:
+    from voicelake.lake import Lake
+
+    lake = Lake(spark, shared_lake.config)
+    conversations, messages = lake.read(SILVER_CONVERSATIONS), lake.read(SILVER_MESSAGES)
+    found = {r[0] for r in cancellations(conversations, messages, churn_params(shared_lake.config)
+                                         .cancellation_pattern).select("customer_key").collect()}
+    key = pseudonym_key(shared_lake.config)
+    churn = read_truth(spark, shared_lake.home / "answers.json")["churn"]
+    planted = {hmac_pseudonym(r["customer_id"], key) for r in churn.collect()}
+    assert found == planted and planted
+    threats = messages.where((F.col("author_role") == "customer") & F.lower("text").contains("i'm cancelling"))
+    assert threats.count() > 0  # customers who say they leave, and are not labelled churned
+
+
+def test_the_mart_is_built_from_the_champion_and_passes_its_suite(gold_lake: GoldLake, spark: SparkSession,
+                                                                  tmp_path: Path) -> None:
+    ctx = gold_lake_copy(spark, gold_lake, tmp_path)
+    assert build_churn_marts(ctx, [DAY]) == {}  # no champion yet: nothing built
+    params = ChurnParams(max_iter=5, min_train_rows=100)
+    register_churn(ctx.config, fit_churn(_synthetic_weeks(spark), params, log=lambda _: None), params,
+                   log=lambda _: None)
+    mart = build_churn_marts(ctx, [DAY])[GOLD_CUSTOMER_HEALTH].cache()
+    week = DAY - timedelta(days=DAY.weekday())
+    assert {r[0] for r in mart.select("week").distinct().collect()} == {week}
+    assert mart.count() > 50 and mart.where(F.col("churn_probability").isNull()).count() == 0
+    # the emotion index's champion calibration names a class for the customers it heard that week
+    classes = {r[0] for r in mart.select("predicted_nps_class").distinct().collect()}
+    assert classes - {None} and classes <= {None, "detractor", "passive", "promoter"}
+    assert mart.where(F.col("predicted_nps_class").isNotNull() & F.col("p_promoter").isNull()).count() == 0
+    [(suite, frame, note)] = list(churn_frames({GOLD_CUSTOMER_HEALTH: mart}.get, ctx.config,
+                                               ctx.lake.read(SILVER_CONVERSATIONS), ctx.lake.read(SILVER_MESSAGES),
+                                               [DAY]))
+    assert note is None and frame is not None
+    assert not Validator(ctx.config).run(suite, frame, {}).failures
