@@ -1,6 +1,6 @@
 """Acceptance run of the churn model (gold.customer_health) on one generated history.
 
-    .venv/bin/python bench/bench_churn.py [--days 140] [--customers 3000] [--seed 3]
+    .venv/bin/python bench/bench_churn.py [--days 140] [--customers 6000] [--seed 3]
 
 Generates the history (customers leave with a weekly hazard that rises as their latent loyalty
 falls and after a bad experience, cancel in a conversation an agent confirms, and never contact
@@ -33,7 +33,7 @@ from planted_histories import START, StepTimer, scored_lake
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=140)
-    parser.add_argument("--customers", type=int, default=3000)
+    parser.add_argument("--customers", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--other-horizons", type=int, nargs="*", default=[2, 4],
                         help="also fit (not register) the model for these horizons (weeks) and print its AUC")

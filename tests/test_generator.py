@@ -33,7 +33,7 @@ def test_every_source_and_scenario_is_written(tmp_path: Path) -> None:
     answers = json.loads((tmp_path / "answers.json").read_text())
     assert set(answers["scenarios"]) == {"incident", "bad_release", "emerging_topic", "slow_queue", "backlog",
                                          "agent_empathy", "nps_passives", "decoys", "survey_nonresponse",
-                                         "dark_outage", "silent_incident"}
+                                         "dark_outage", "silent_incident", "churn"}
     landed = {p.name for p in (tmp_path / "landing").iterdir()}
     assert {"tickets", "ticket_comments", "chat_messages", "emails", "call_utterances", "social_posts",
             "reviews", "releases", "incidents"} <= landed

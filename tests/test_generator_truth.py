@@ -222,9 +222,9 @@ def test_churn_is_planted_from_loyalty_with_a_confirmed_cancellation(history: tu
     agent confirms in words the default cancellation pattern finds (and no other agent message
     matches), and never contact support again."""
     root, answers = history
-    assert churn_hazard(2) > 0.2 > 0.1 > churn_hazard(5) > churn_hazard(6) > 0.01 > 0.001 > churn_hazard(8)
+    assert churn_hazard(2) > 0.08 > 0.03 > churn_hazard(5) > churn_hazard(6) > 0.003 > 0.0004 > churn_hazard(8)
     assert churn_hazard(5, 0) == pytest.approx(4 * churn_hazard(5)) and churn_hazard(5, 60) < 1.05 * churn_hazard(5)
-    assert churn_hazard(1, 0) == 0.6  # capped
+    assert churn_hazard(1, 0) == 0.2  # capped
     churn = _truth(root, "churn")
     assert answers["scenarios"]["churn"]["customers"] == len(churn) >= 10
     start = date(2026, 1, 1)
@@ -256,22 +256,3 @@ def test_churn_is_planted_from_loyalty_with_a_confirmed_cancellation(history: tu
     customers = [m["text"] for m in _landing(root, "chat_messages") if m["author_role"] == "customer"]
     assert any("cancelling" in t.lower() for t in customers)  # threats to leave, which are no churn
 
-
-def test_unhappy_customers_contact_support_more(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The share of support conversations opened at loyalty below 5 against the share of
-    customer-weeks below 5: well above 1 with complaint contacts, lower without them."""
-    from voicelake.generator import plan as planning
-
-    world = build_world(_settings(Path("/nonexistent"), days=28, customers=3000))
-
-    def over_representation() -> float:
-        plan = plan_history(world)
-        convs = [c for day in plan.days for c in day
-                 if c.channel in SUPPORT_CHANNELS and c.topic != CANCELLATION_TOPIC]
-        scores = [x for week in plan.weeks for x in week.scores]
-        return (sum(c.loyalty < 5 for c in convs) / len(convs)) / (sum(x < 5 for x in scores) / len(scores))
-
-    assert planning.complaint_rate(5.0) == pytest.approx(0.03 * 2 * 1.5 / 6.5) and planning.complaint_rate(7) == 0
-    complaining = over_representation()
-    monkeypatch.setattr(planning, "COMPLAINT_BOOST", 0.0)
-    assert complaining > 1.25 and complaining > over_representation() + 0.1

@@ -84,6 +84,7 @@ class GeneratorSettings:
     max_text_chars: int = 20000
     late_rate: float = 0.0  # share of records that land a day late (in the next day's file)
     update_rate: float = 0.0  # share of solved tickets first exported open, re-exported solved a day later
+    churn: bool = True  # plant churn (customers who cancel and stop contacting); False: everyone stays
 
 
 @dataclass

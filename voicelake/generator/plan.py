@@ -9,10 +9,6 @@ of the way back to the baseline. Opening emotions, survey answers and review rat
 from it. Survey non-response is planted: detractors and promoters answer far more often than
 passives, so the respondents' NPS is biased against the true NPS of all active customers.
 
-Unhappy customers contact support more often: besides everyone's contacts, a customer whose
-loyalty is below ``COMPLAINT_PIVOT`` opens an extra conversation a day with a probability that
-grows as loyalty falls (``complaint_rate``), planned on a random stream of its own.
-
 Churn is planted from loyalty on a random stream of its own: at each week's close every
 customer still with us leaves with a weekly hazard that rises steeply as their loyalty falls
 (``churn_hazard``); within the next week they open one cancellation conversation, in which an
@@ -76,31 +72,20 @@ NPS_ANSWER_NOISE = 0.6
 CLASSES = ("promoter", "passive", "detractor")
 # churn: weekly hazard = CHURN_MAX_WEEKLY / (1 + exp(CHURN_STEEPNESS * (loyalty - CHURN_MIDPOINT))),
 # raised after a bad experience
-CHURN_MAX_WEEKLY = 0.3
+CHURN_MAX_WEEKLY = 0.1
 CHURN_MIDPOINT = 3.5
 CHURN_STEEPNESS = 1.3
 CHURN_TRIGGER = 3.0  # a bad experience multiplies the hazard by up to 1 + 3 ...
 CHURN_TRIGGER_DAYS = 14.0  # ... fading with this time constant (days)
-CHURN_MAX_HAZARD = 0.6
+CHURN_MAX_HAZARD = 0.2
 CANCELLATION_TOPIC = "cancellation"
 CANCELLATION_CHANNELS = ("chat", "email", "ticket", "call")
 
 
-# unhappy customers complain more: extra contacts a day = CONTACT_RATE * COMPLAINT_BOOST * shortfall
-COMPLAINT_PIVOT = 6.5
-COMPLAINT_BOOST = 2.0
-
-
-def complaint_rate(loyalty: float) -> float:
-    """Extra conversations a day of a customer with this loyalty: 0 from ``COMPLAINT_PIVOT`` up,
-    rising linearly to twice everyone's contact rate at loyalty 0 (0.032 at 3, 0.014 at 5)."""
-    shortfall = max(0.0, COMPLAINT_PIVOT - loyalty) / COMPLAINT_PIVOT
-    return CONTACT_RATE * COMPLAINT_BOOST * shortfall
-
-
 def churn_hazard(loyalty: float, days_since_bad: int | None = None) -> float:
     """The probability that a customer with this latent loyalty leaves within the next week:
-    0.26 at loyalty 2, 0.10 at 4, 0.011 at 6, 0.0008 at 8; a bad experience (an unresolved
+    0.088 at loyalty 2, 0.034 at 4, 0.0037 at 6, 0.0003 at 8 (about 2% of customers a month);
+    a bad experience (an unresolved
     conversation that opened negative) ``days_since_bad`` days ago multiplies it by up to
     ``1 + CHURN_TRIGGER``, fading with a time constant of ``CHURN_TRIGGER_DAYS`` (the last straw)."""
     hazard = CHURN_MAX_WEEKLY / (1.0 + math.exp(CHURN_STEEPNESS * (loyalty - CHURN_MIDPOINT)))
@@ -278,7 +263,6 @@ def plan_history(world: World) -> HistoryPlan:
     support_w = [CHANNEL_WEIGHTS[c] for c in SUPPORT_CHANNELS]
     repeats: dict[int, list[tuple[int, str]]] = defaultdict(list)
     churn_rng = random.Random(f"{s.seed}:churn")
-    complaint_rng = random.Random(f"{s.seed}:complaints")
     leaving: dict[int, list[int]] = defaultdict(list)  # day -> customers who cancel that day
     gone: set[int] = set()  # customers who decided to leave: no contact but their cancellation
     cancelled: set[int] = set()  # customers whose cancellation conversation has happened
@@ -326,11 +310,13 @@ def plan_history(world: World) -> HistoryPlan:
             extra = int(len(upgraded_bad) * CONTACT_RATE * 0.8)
             todo += [(rng.choice(upgraded_bad), br["topic"], False) for _ in range(extra)]
         todo += [(i, topic, True) for i, topic in repeats.pop(d, [])]
-        todo = [t for t in todo if t[0] not in gone]
 
         todays: list[PlannedConversation] = []
         outages = [o for o in outage_windows if o.day == d]
 
+        # a customer who has left is still drawn and planned (every random stream stays where it
+        # would be without churn, so churn changes nothing else), but not recorded
+        left: list[PlannedConversation] = []
         for i, forced, repeat in todo:
             conv = _plan_conversation(world, rng, d, len(todays), i, forced, repeat, loyalty, slow_queue,
                                       channels, channel_w, support_w, repeats)
@@ -339,26 +325,22 @@ def plan_history(world: World) -> HistoryPlan:
             window = next((o for o in outages if o.product == customers[i].product), None)
             if forced == "outage" and window:
                 conv.opens_at_minute = window.opening_minute(timing_rng)
+            if i in gone:
+                left.append(conv)
+                continue
             _record(conv, todays, active, answers, customers, last_bad)
         for outage in outages:  # the rest of each outage's contacts: own streams, after the day's others
             pool = by_product.get(outage.product, [])
-            timed = sum(c.opens_at_minute is not None for c in todays
+            timed = sum(c.opens_at_minute is not None for c in todays + left
                         if customers[c.customer].product == outage.product)
             for _ in range(max(0, outage.contacts(len(pool)) - timed) if pool else 0):
                 i = outage_rng.choice(pool)
-                if i in gone:
-                    continue
                 conv = _plan_conversation(world, outage_rng, d, len(todays), i, "outage", False,
                                           loyalty, slow_queue, channels, channel_w, support_w, repeats)
                 if conv is None:
                     continue
                 conv.opens_at_minute = outage.opening_minute(timing_rng)
-                _record(conv, todays, active, answers, customers, last_bad)
-        for i, score in enumerate(loyalty):  # the unhappy come back more often (their own stream)
-            if score < COMPLAINT_PIVOT and i not in gone and complaint_rng.random() < complaint_rate(score):
-                conv = _plan_conversation(world, complaint_rng, d, len(todays), i, None, False, loyalty, slow_queue,
-                                          channels, channel_w, support_w, repeats)
-                if conv is not None:
+                if i not in gone:
                     _record(conv, todays, active, answers, customers, last_bad)
         for i in leaving.pop(d, []):
             _record(_plan_cancellation(world, churn_rng, d, len(todays), i, loyalty[i]), todays, active, answers,
@@ -366,7 +348,7 @@ def plan_history(world: World) -> HistoryPlan:
             cancelled.add(i)
         plan.days.append(todays)
 
-        if day.weekday() == 6:
+        if day.weekday() == 6 and s.churn:
             _decide_churn(plan, world, churn_rng, d, loyalty, gone, leaving, last_bad)
         if day.weekday() == 6 or d == s.days - 1:
             _close_week(plan, world, _week_start(day), loyalty, base, active, answers, cancelled)
