@@ -18,6 +18,7 @@ from tests.jobs.gates import DAY, gold_lake_copy
 from tests.jobs.transforms.test_customer_health import _synthetic_weeks
 from voicelake.generator.judge import read_truth
 from voicelake.jobs.churn import build_churn_marts
+from voicelake.jobs.insights import churn_lines
 from voicelake.jobs.transforms.customer_health import cancellations
 from voicelake.jobs.transforms.emotion_index import feature_names
 from voicelake.jobs.validate import churn_frames
@@ -78,3 +79,8 @@ def test_the_mart_is_built_from_the_champion_and_passes_its_suite(gold_lake: Gol
                                                [DAY]))
     assert note is None and frame is not None
     assert not Validator(ctx.config).run(suite, frame, {}).failures
+    ctx.lake.overwrite(mart, GOLD_CUSTOMER_HEALTH, partition_by=["week"])
+    lines = churn_lines(ctx, week, 3)
+    assert lines[0].startswith("customers most likely to cancel") and f"{mart.count()} customers" in lines[0]
+    assert [line.split(".")[0].strip() for line in lines[1:]] == ["1", "2", "3"]
+    assert all("x the base rate" in line and "recent contacts" in line for line in lines[1:])
