@@ -122,8 +122,11 @@ def build_churn_marts(ctx: JobContext, dates: Sequence[date] | None) -> dict[str
     weeks = mart_weeks(dates)
     if weeks is not None:
         rows = rows.where(F.col("week").isin(weeks))
-    else:
-        weeks = sorted(r[0] for r in rows.select("week").distinct().collect())
+    else:  # every week silver has messages in (not a second pass over the features)
+        span = ctx.lake.read(SILVER_MESSAGES).agg(F.min("sent_date"), F.max("sent_date")).first()
+        if span is None or span[0] is None:
+            return {}
+        weeks = mart_weeks([span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days + 1)]) or []
     return {GOLD_CUSTOMER_HEALTH: build_customer_health(churn_probability(champion.model, rows), champion.base_rate,
                                                        champion.version, predicted_nps(ctx, weeks))}
 

@@ -79,6 +79,9 @@ def test_the_mart_is_built_from_the_champion_and_passes_its_suite(gold_lake: Gol
                                                [DAY]))
     assert note is None and frame is not None
     assert not Validator(ctx.config).run(suite, frame, {}).failures
+    whole = build_churn_marts(ctx, None)[GOLD_CUSTOMER_HEALTH]  # a full rebuild: every week of the lake
+    # the lake opens on Sunday 03-01 and ends on 03-10: the weeks of 02-23, 03-02 and 03-09
+    assert {r[0] for r in whole.select("week").distinct().collect()} == {week - timedelta(weeks=k) for k in range(3)}
     ctx.lake.overwrite(mart, GOLD_CUSTOMER_HEALTH, partition_by=["week"])
     lines = churn_lines(ctx, week, 3)
     assert lines[0].startswith("customers most likely to cancel") and f"{mart.count()} customers" in lines[0]
