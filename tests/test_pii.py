@@ -19,16 +19,30 @@ from voicelake.secrets import MissingSecretError, PseudonymKeyRef, read_pseudony
 
 @pytest.fixture(scope="module")
 def offline() -> Iterator[list[Any]]:
-    """Any socket connection attempt while Presidio loads and runs is recorded and refused."""
+    """Any connection to another host while Presidio loads and runs is recorded and refused.
+
+    Loopback connections go through: the same test worker may hold a Spark session from
+    an earlier module, whose py4j gateway threads talk to the local JVM at any time."""
     attempts: list[Any] = []
     real_connect, real_create = socket.socket.connect, socket.create_connection
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        attempts.append(args[1:] or args)
+    def is_loopback(address: Any) -> bool:  # a Unix socket path is local too
+        return not isinstance(address, tuple) or address[0] in {"127.0.0.1", "::1", "localhost"}
+
+    def refuse_connect(sock: socket.socket, address: Any) -> Any:
+        if is_loopback(address):
+            return real_connect(sock, address)
+        attempts.append(address)
         raise OSError("network disabled in this test")
 
-    socket.socket.connect = refuse  # type: ignore[method-assign]
-    socket.create_connection = refuse  # type: ignore[assignment]
+    def refuse_create(address: Any, *args: Any, **kwargs: Any) -> Any:
+        if is_loopback(address):
+            return real_create(address, *args, **kwargs)
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    socket.socket.connect = refuse_connect  # type: ignore[method-assign]
+    socket.create_connection = refuse_create  # type: ignore[assignment]
     try:
         pii.analyzer.cache_clear()
         pii.redact_text("Hi Bob, write to bob@example.com")  # loads everything under the guard
@@ -76,6 +90,12 @@ def test_precision_and_recall_on_the_planted_set(offline: list[Any], capsys: pyt
 def test_no_network_while_loading_or_redacting(offline: list[Any]) -> None:
     assert pii.redact_text("write to someone@example.co.uk") == "write to [EMAIL]"
     assert offline == []
+
+
+def test_the_network_guard_records_a_connection_to_another_host(offline: list[Any]) -> None:
+    with pytest.raises(OSError, match="network disabled"):
+        socket.create_connection(("192.0.2.1", 443), timeout=0.1)  # TEST-NET-1, never routed
+    assert offline.pop() == ("192.0.2.1", 443)
 
 
 def test_the_analyzer_loads_without_torch_and_leaves_it_importable() -> None:
