@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -371,17 +372,27 @@ def run_parameters(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, A
 # -- running suites ------------------------------------------------------------------------
 
 def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | None,
-             gold: Mapping[str, DataFrame] | None = None) -> ValidationReport:
-    """Run every suite of ``layers`` for the dates; ``gold`` gives staged gold frames to
-    validate instead of the published tables. Records results; never raises on failure."""
+             gold: Mapping[str, DataFrame] | None = None, suites: Collection[str] = ()) -> ValidationReport:
+    """Run every suite of ``layers`` (only those named in ``suites``, when given) for the dates;
+    ``gold`` gives staged gold frames to validate instead of the published tables. Records
+    results; never raises on failure."""
+    known = {p.stem for p in Path(ctx.config.validation.suites_dir).glob("*.yaml")} | {
+        bronze_suite(source).name for source in SOURCES}
+    unknown = sorted(set(suites) - known)
+    if unknown:
+        raise ValueError(f"no suite named {unknown}: the suites are the files of {ctx.config.validation.suites_dir} "
+                         f"({', '.join(sorted(known))})")
     validator = Validator(ctx.config)
     run_id = f"validate-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     parameters: dict[str, Any] | None = None
     outcomes = []
-    # one delete for the whole run: what earlier validations of these layers and dates quarantined
+    # one delete for the whole run: what earlier validations of these layers (suites) and dates quarantined
     label = _dates_label(dates)
-    ctx.lake.delete(QUARANTINE, f"batch_id LIKE 'validate:%:{label}' AND (" + " OR ".join(
-        f"source LIKE '{layer}.%'" for layer in layers) + ")")
+    if suites:
+        ctx.lake.delete(QUARANTINE, " OR ".join(f"batch_id = 'validate:{name}:{label}'" for name in suites))
+    else:
+        ctx.lake.delete(QUARANTINE, f"batch_id LIKE 'validate:%:{label}' AND (" + " OR ".join(
+            f"source LIKE '{layer}.%'" for layer in layers) + ")")
     for layer in layers:
         if layer == "bronze":
             frames: Iterator[SuiteFrame] = bronze_frames(ctx, dates)
@@ -412,6 +423,8 @@ def validate(ctx: JobContext, layers: Sequence[str], dates: Sequence[date] | Non
         else:
             raise ValueError(f"unknown layer {layer!r}; use one of {LAYERS}")
         for suite, frame, note in frames:
+            if suites and suite.name not in suites:
+                continue
             if frame is None:
                 outcomes.append(SuiteOutcome(suite, (), 0.0, notes=(note or "not run",)))
                 continue
@@ -465,11 +478,14 @@ def _main(argv: Sequence[str] | None) -> int:
     add_date_arguments(parser)
     parser.add_argument("--layer", choices=LAYERS, action="append",
                         help="validate this layer only (repeatable; default: all three)")
+    parser.add_argument("--suite", action="append", default=[], metavar="NAME",
+                        help="run this suite only, e.g. gold_service_daily (repeatable; default: every suite "
+                             "of the layers)")
     args = parser.parse_args(argv)
     with open_lake(args.env) as ctx:
         dates = covered_dates(args.date, args.since, args.until,
                               lambda: scalar(ctx.lake.read(SILVER_MESSAGES).agg(F.max("sent_date"))))
-        report = validate(ctx, args.layer or LAYERS, dates)
+        report = validate(ctx, args.layer or LAYERS, dates, suites=args.suite)
     if not report.success:
         raise ValidationFailed(report)
     print(report.summary())

@@ -92,15 +92,19 @@ def test_a_day_without_data_is_not_published(ctx: JobContext) -> None:
 def test_validate_command_exit_codes(ctx: JobContext, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     """`voicelake validate` exits 1 when a critical check fails (0 when all pass: the DAG tests
-    run it clean), prints each suite's verdict and where the Data Docs are."""
+    run it clean), prints each suite's verdict and where the Data Docs are; `--suite` runs the
+    suites it names only, and a name that is no suite is a clear error."""
     monkeypatch.setenv("VOICELAKE_HOME", ctx.config.home)
 
     def plant(delta: DeltaTable) -> None:
         delta.update(F.col("date") == F.lit(DAY), {"messages": F.lit(-1)})
 
     with planted(ctx, GOLD_SERVICE_DAILY, plant):
-        assert main(["--date", DAY.isoformat(), "--layer", "gold"]) == 1
+        assert main(["--date", DAY.isoformat(), "--layer", "gold", "--suite", "gold_service_daily",
+                     "--suite", "gold_emotion_daily"]) == 1
         err = capsys.readouterr().err  # a failed run reports on stderr: every suite, and where the docs are
         assert "PASS  gold_emotion_daily" in err and f"Data Docs: {ctx.config.validation.data_docs_dir}" in err
-        assert "FAIL  gold_service_daily" in err
+        assert "FAIL  gold_service_daily" in err and "gold_agent_scorecard" not in err
         assert "expect_column_pair_values_to_be_equal(date_messages,silver_messages)" in err
+    assert main(["--date", DAY.isoformat(), "--suite", "gold_service_dialy"]) == 1
+    assert "no suite named ['gold_service_dialy']" in capsys.readouterr().err

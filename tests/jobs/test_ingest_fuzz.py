@@ -178,7 +178,7 @@ def check_run(spark: SparkSession, files: list[FileSpec]) -> None:
     assert all(products[i] == f"P{int(i[1:]) % 5}" for i in expected_bronze["reviews"])  # by header name
 
 
-@settings(max_examples=3, deadline=None, derandomize=True, database=None,
+@settings(max_examples=2, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a Spark run
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(files=FILES)
