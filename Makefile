@@ -28,7 +28,7 @@ install: $(STAMP)
 
 # The venv, the locked packages, the project itself (editable), then the Delta jars that
 # match the installed delta-spark, resolved once from Maven Central and cached in the venv.
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock voicelake/jars.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "uv>=0.4"
 	$(UV) pip sync -q --python $(PY) requirements.lock

@@ -1,7 +1,8 @@
-"""Lake staging: each run stages into a folder of its own and removes only that folder."""
+"""Lake: each run stages into a folder of its own; gold tables get views with their columns."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,28 @@ def test_concurrent_runs_stage_apart_and_drop_only_their_own(ctx: JobContext) ->
 def test_a_run_id_that_is_not_a_path_segment_is_refused(ctx: JobContext) -> None:
     with pytest.raises(ValueError, match="staging run id"):
         ctx.lake.staging_location(TABLE, "../gold")
+
+
+def test_a_gold_table_has_a_view_with_its_columns_for_jdbc_clients(ctx: JobContext) -> None:
+    """Delta keeps a table's columns in its log, not in the catalog JDBC clients read: each gold
+    table gets a view in `sql_endpoint.database` whose catalog entry carries them, kept in step."""
+    spark, lake = ctx.spark, ctx.lake
+    first = spark.createDataFrame([("p1", 3)], "product string, messages int")
+    lake.overwrite(first, "gold.view_probe")
+    columns = spark.catalog.listColumns("bi.view_probe")
+    assert [(c.name, c.dataType) for c in columns] == [("product", "string"), ("messages", "int")]
+    lake.overwrite(first.selectExpr("*", "0.5 AS negative_share"), "gold.view_probe")  # a release adds a column
+    assert [c.name for c in spark.catalog.listColumns("bi.view_probe")] == ["product", "messages", "negative_share"]
+    assert spark.table("bi.view_probe").collect()[0]["negative_share"] == 0.5
+    lake.overwrite(first, "silver.view_probe_silver")  # silver is not for BI tools
+    assert not spark.catalog.tableExists("bi.view_probe_silver")
+
+    spark.sql("DROP TABLE gold.view_probe")  # a lost catalog entry: the data is still in the lake
+    spark.sql("DROP VIEW bi.view_probe")
+    fresh = type(lake)(spark, ctx.config)  # a new session's Lake, e.g. `voicelake serve-sql`'s
+    assert "view_probe" in lake.tables_in_storage("gold") and fresh.expose_all() >= 1
+    assert spark.table("bi.view_probe").count() == 1 and spark.catalog.tableExists("gold.view_probe")
+    lake.overwrite(first, "gold.view_probe_gone")
+    shutil.rmtree(Path(lake.location("gold.view_probe_gone")))  # a table removed from the lake
+    type(lake)(spark, ctx.config).expose_all()
+    assert not spark.catalog.tableExists("bi.view_probe_gone")

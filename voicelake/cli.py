@@ -52,6 +52,8 @@ LOCAL_COMMANDS: dict[str, str] = {
     "run": "generate a sample history and run the daily Airflow DAG over it (embedded Airflow, "
            "local Spark); bootstrap a model first when there is no champion",
     "run-dag": "run voicelake_daily or voicelake_retrain once in-process with the embedded Airflow",
+    "serve-sql": "start the SQL endpoint (Spark's Thrift JDBC/ODBC server) over the lake's tables",
+    "stop-sql": "stop the SQL endpoint (and the local metastore's network server)",
 }
 
 
@@ -239,6 +241,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         print_insights(ctx)
     print(f"\nData Docs (validation reports): {config.validation.data_docs_dir}/index.html")
     print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
+    print(f"BI tools: `voicelake serve-sql` serves these tables over JDBC at "
+          f"jdbc:hive2://localhost:{config.sql_endpoint.port}/{config.sql_endpoint.database} "
+          "(README: Connect your BI tool)")
     return 0
 
 
@@ -335,6 +340,9 @@ def _run_in_process(env: str | None) -> int:
             print_insights(ctx)
     print(f"\nData Docs (validation reports): {ctx.config.validation.data_docs_dir}/index.html")
     print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
+    print(f"BI tools: `voicelake serve-sql` serves these tables over JDBC at "
+          f"jdbc:hive2://localhost:{config.sql_endpoint.port}/{config.sql_endpoint.database} "
+          "(README: Connect your BI tool)")
     return 0
 
 
@@ -474,9 +482,39 @@ def cmd_models(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_serve_sql(argv: Sequence[str]) -> int:
+    from voicelake import sql_endpoint
+
+    p = argparse.ArgumentParser(prog="voicelake serve-sql", description=LOCAL_COMMANDS["serve-sql"])
+    p.add_argument("--env", default=None)
+    p.add_argument("--host", default=None, help="bind address (default sql_endpoint.host: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="JDBC port (default sql_endpoint.port: 10000)")
+    p.add_argument("--allow-unauthenticated", action="store_true",
+                   help="serve a non-loopback address without authentication (only on a network closed to others)")
+    args = p.parse_args(argv)
+    config = load_config(args.env)
+    endpoint = sql_endpoint.serve(config, args.host, args.port, args.allow_unauthenticated)
+    print(f"SQL endpoint running (pid {endpoint.pid}, log {endpoint.log})")
+    print(f"JDBC URL: {endpoint.jdbc_url}")
+    print(f"tables with columns: {endpoint.database}.<gold table>; stop it with `voicelake stop-sql`")
+    return 0
+
+
+def cmd_stop_sql(argv: Sequence[str]) -> int:
+    from voicelake import sql_endpoint
+
+    p = argparse.ArgumentParser(prog="voicelake stop-sql", description=LOCAL_COMMANDS["stop-sql"])
+    p.add_argument("--env", default=None)
+    args = p.parse_args(argv)
+    stopped = sql_endpoint.stop(load_config(args.env))
+    print("SQL endpoint stopped" if stopped else "no SQL endpoint was running")
+    return 0
+
+
 LOCAL_HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
     "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run, "run-dag": cmd_run_dag,
     "promote": cmd_promote, "models": cmd_models, "train-suggestions": cmd_train_suggestions,
+    "serve-sql": cmd_serve_sql, "stop-sql": cmd_stop_sql,
 }
 
 

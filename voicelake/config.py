@@ -269,6 +269,34 @@ def _topics_config(v: Mapping[str, Any]) -> TopicsConfig:
 
 
 @dataclass(frozen=True)
+class SqlEndpointConfig:
+    """The SQL endpoint (``sql_endpoint:``; voicelake.sql_endpoint, README "Connect your BI tool")."""
+
+    host: str = "127.0.0.1"           # the Thrift server's bind address; loopback by default
+    port: int = 10000                 # its JDBC/ODBC port
+    database: str = "bi"              # one view per gold table, with its columns, for JDBC clients
+    authentication: str = "NONE"      # hive.server2.authentication: NONE, LDAP, KERBEROS, CUSTOM
+    hiveconf: Mapping[str, Any] = field(default_factory=dict)  # more hive.server2.* (LDAP URL, TLS keystore)
+    metastore_port: int = 1527        # the local metastore's Derby network server (loopback)
+    start_timeout_s: int = 300        # how long serve-sql waits for the server to accept connections
+
+
+AUTHENTICATIONS = ("NONE", "NOSASL", "LDAP", "KERBEROS", "CUSTOM", "PAM")
+
+
+def _sql_endpoint_config(v: Mapping[str, Any]) -> SqlEndpointConfig:
+    config = params_from_mapping(SqlEndpointConfig, v, "sql_endpoint")
+    config = replace(config, authentication=config.authentication.upper(),
+                     hiveconf={str(k): str(x) for k, x in config.hiveconf.items()})
+    if config.authentication not in AUTHENTICATIONS:
+        raise ConfigError(f"sql_endpoint.authentication must be one of {list(AUTHENTICATIONS)}, "
+                          f"not {config.authentication!r}")
+    if not config.database.isidentifier():
+        raise ConfigError(f"sql_endpoint.database must be a plain name, not {config.database!r}")
+    return config
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     home: str
@@ -288,6 +316,7 @@ class Config:
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     sla_risk: Mapping[str, Any] = field(default_factory=dict)  # gold.sla_risk and its model (SlaRiskParams)
     churn: Mapping[str, Any] = field(default_factory=dict)  # gold.customer_health and its model (ChurnParams)
+    sql_endpoint: SqlEndpointConfig = field(default_factory=SqlEndpointConfig)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def with_home(self, home: str | Path) -> Config:
@@ -451,5 +480,6 @@ def load_config(
         incidents=_incidents_config(data.get("incidents") or {}),
         sla_risk=dict(data.get("sla_risk") or {}),
         churn=dict(data.get("churn") or {}),
+        sql_endpoint=_sql_endpoint_config(data.get("sql_endpoint") or {}),
         raw=data,
     )

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from voicelake.config import Config
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_.-]+")
+EXPOSED_LAYER = "gold"  # the layer BI tools read: its tables get SQL-endpoint views (Lake.expose)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Lake:
         self.spark = spark
         self.config = config
         self._registered: set[str] = set()
+        self._exposed: dict[str, list[str]] = {}  # gold table -> the columns its view was given
 
     # -- names and locations -------------------------------------------------------------
     def location(self, table: str) -> str:
@@ -209,20 +211,77 @@ class Lake:
 
     # -- catalog ----------------------------------------------------------------------------
     def register(self, table: str) -> None:
-        """Point the catalog entry ``table`` at its storage location (external table)."""
-        if table in self._registered:
-            return
-        location = self.location(table)
-        if self.spark.catalog.tableExists(table):
-            rows = self.spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where(
-                F.col("col_name") == "Location").collect()
-            current = _normalise_location(rows[0]["data_type"]) if rows else ""
-            if current == _normalise_location(location):
-                self._registered.add(table)
-                return
-            self.spark.sql(f"DROP TABLE {table}")  # external: the data stays where it is
-        self.spark.sql(f"CREATE TABLE {table} USING DELTA LOCATION '{location}'")
-        self._registered.add(table)
+        """Point the catalog entry ``table`` at its storage location (external table); a gold
+        table's SQL-endpoint view follows its columns (`expose`)."""
+        if table not in self._registered:
+            location = self.location(table)
+            current = ""
+            if self.spark.catalog.tableExists(table):
+                rows = self.spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where(
+                    F.col("col_name") == "Location").collect()
+                current = _normalise_location(rows[0]["data_type"]) if rows else ""
+                if current != _normalise_location(location):
+                    self.spark.sql(f"DROP TABLE {table}")  # external: the data stays where it is
+            if current != _normalise_location(location):
+                self.spark.sql(f"CREATE TABLE {table} USING DELTA LOCATION '{location}'")
+            self._registered.add(table)
+        self.expose(table)
+
+    def expose(self, table: str) -> bool:
+        """Create or replace the view ``<sql_endpoint.database>.<name>`` of a gold table when its
+        columns changed: JDBC clients list columns from the catalog, where Delta keeps none.
+        Returns True when the view was (re)written."""
+        database = self.config.sql_endpoint.database
+        layer, _, name = table.partition(".")
+        if layer != EXPOSED_LAYER or not database:
+            return False
+        columns = self.read(table).columns
+        if self._exposed.get(table) == columns:
+            return False
+        view = f"{database}.{name}"
+        if table not in self._exposed:  # first sight in this session: what does the catalog hold?
+            if not self._exposed:
+                self._create_database(database)
+            if self.spark.catalog.tableExists(view) and \
+                    [c.name for c in self.spark.catalog.listColumns(view)] == columns:
+                self._exposed[table] = columns
+                return False
+        self.spark.sql(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table}")
+        self._exposed[table] = columns
+        return True
+
+    def _create_database(self, database: str) -> None:
+        if not self.spark.catalog.databaseExists(database):
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def tables_in_storage(self, layer: str) -> list[str]:
+        """Names of the Delta tables under ``<root>/<layer>`` (folders with a ``_delta_log``),
+        whether or not the catalog knows them."""
+        jvm = self.spark.sparkContext._jvm
+        assert jvm is not None
+        folder = jvm.org.apache.hadoop.fs.Path(f"{self.config.lake.root.rstrip('/')}/{layer}")
+        fs = folder.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
+        if not fs.exists(folder):
+            return []
+        hadoop_path = jvm.org.apache.hadoop.fs.Path
+        return sorted(str(entry.getPath().getName()) for entry in fs.listStatus(folder)
+                      if entry.isDirectory() and fs.exists(hadoop_path(entry.getPath(), "_delta_log")))
+
+    def expose_all(self) -> int:
+        """Register every gold table found in storage (a fresh or lost catalog sees the lake's
+        tables again), bring each one's view up to date and drop views whose table is gone;
+        returns the number of views."""
+        database = self.config.sql_endpoint.database
+        if not database:
+            return 0
+        names = self.tables_in_storage(EXPOSED_LAYER)
+        for name in names:
+            self.register(f"{EXPOSED_LAYER}.{name}")
+        self._create_database(database)
+        for entry in self.spark.catalog.listTables(database):
+            if entry.name not in names and entry.tableType == "VIEW":
+                self.spark.sql(f"DROP VIEW IF EXISTS {database}.{entry.name}")
+        return len(names)
 
     def tables(self) -> list[TableInfo]:
         """Every Delta table of every layer, with row count and version."""

@@ -1,8 +1,9 @@
 """The one place a SparkSession is built.
 
 `get_spark(config)` returns a session with Delta Lake (extension + catalog), the Delta jars
-cached at install time on ``spark.jars`` (no network), a persistent catalog (embedded Derby
-metastore locally, a Hive metastore URI on a cluster) and the databases bronze, silver and
+cached at install time on ``spark.jars`` (no network), a persistent catalog (Derby locally:
+embedded, or through its network server while one serves the metastore, see
+voicelake.metastore; a Hive metastore URI on a cluster) and the databases bronze, silver and
 gold. Under spark-submit the master and resources given on the command line win; the
 config's master only applies when none was given.
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from voicelake.config import Config
 from voicelake.jars import find_delta_jars
+from voicelake.metastore import connection_settings
 
 
 def spark_environment() -> dict[str, str]:
@@ -33,45 +36,39 @@ def spark_environment() -> dict[str, str]:
     return env
 
 
+def session_conf(config: Config, submitted: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every Spark setting a voicelake session takes from ``config`` (Delta, catalog, metastore,
+    the config's own ``spark.conf``), less those spark-submit already set (``submitted``).
+    `get_spark` builds its session from it; the SQL endpoint passes it to spark-submit."""
+    submitted = submitted or {}
+    conf = {
+        "spark.app.name": config.spark.app_name,
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.warehouse.dir": config.lake.warehouse,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.jars": ",".join(find_delta_jars(config.spark.jars_dir)),
+    }
+    if config.spark.master:
+        conf["spark.master"] = config.spark.master
+    metastore = config.lake.metastore
+    if metastore.startswith("thrift://"):
+        conf["spark.hadoop.hive.metastore.uris"] = metastore
+    else:  # local: embedded Derby, or its network server when one serves the metastore
+        conf.update(connection_settings(metastore))
+    conf.update(config.spark.conf)
+    return {k: v for k, v in conf.items() if k not in submitted}
+
+
 def get_spark(config: Config) -> SparkSession:
     """Build (or return the active) SparkSession configured from ``config``."""
     environment = spark_environment()
     for key in ("SPARK_HOME", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"):
         os.environ.setdefault(key, environment[key])
 
-    submitted = _submitted_conf()
-    builder = SparkSession.builder.appName(config.spark.app_name)
-    if config.spark.master and "spark.master" not in submitted:
-        builder = builder.master(config.spark.master)
-
-    builder = (
-        builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.warehouse.dir", config.lake.warehouse)
-        .config("spark.sql.catalogImplementation", "hive")
-    )
-    if "spark.jars" not in submitted:
-        builder = builder.config("spark.jars", ",".join(find_delta_jars(config.spark.jars_dir)))
-
-    metastore = config.lake.metastore
-    if metastore.startswith("thrift://"):
-        builder = builder.config("spark.hadoop.hive.metastore.uris", metastore)
-    else:
-        Path(metastore).mkdir(parents=True, exist_ok=True)
-        db = Path(metastore) / "metastore_db"
-        builder = (
-            builder.config(
-                "spark.hadoop.javax.jdo.option.ConnectionURL",
-                f"jdbc:derby:;databaseName={db};create=true",
-            )
-            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={metastore}")
-            .config("spark.hadoop.datanucleus.schema.autoCreateAll", "true")
-            .config("spark.hadoop.hive.metastore.schema.verification", "false")
-        )
-    for key, value in config.spark.conf.items():
-        if key not in submitted:
-            builder = builder.config(key, value)
-
+    builder = SparkSession.builder
+    for key, value in session_conf(config, _submitted_conf()).items():
+        builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     for layer in config.lake.layers:
