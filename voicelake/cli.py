@@ -54,6 +54,7 @@ LOCAL_COMMANDS: dict[str, str] = {
     "run-dag": "run voicelake_daily or voicelake_retrain once in-process with the embedded Airflow",
     "serve-sql": "start the SQL endpoint (Spark's Thrift JDBC/ODBC server) over the lake's tables",
     "stop-sql": "stop the SQL endpoint (and the local metastore's network server)",
+    "dashboard": "serve the support leader's dashboard over the gold tables (starts the SQL endpoint if needed)",
 }
 
 
@@ -188,6 +189,16 @@ def print_insights(ctx: Any) -> None:
     print("\n" + "\n".join(insights(ctx)))
 
 
+def print_next_steps(config: Any) -> None:
+    """Where a run's reports are and how to look at its tables (`voicelake run`'s last lines)."""
+    print(f"\nData Docs (validation reports): {config.validation.data_docs_dir}/index.html")
+    print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
+    print(f"BI tools: `voicelake serve-sql` serves these tables over JDBC at "
+          f"jdbc:hive2://localhost:{config.sql_endpoint.port}/{config.sql_endpoint.database} "
+          "(README: Connect your BI tool)")
+    print("dashboard: `voicelake dashboard`, then open http://localhost:8050/")
+
+
 def cmd_tables(argv: Sequence[str]) -> int:
     from voicelake.runtime import open_lake
 
@@ -239,11 +250,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     with step("tables"), open_lake(args.env) as ctx:
         print_tables(ctx)
         print_insights(ctx)
-    print(f"\nData Docs (validation reports): {config.validation.data_docs_dir}/index.html")
-    print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
-    print(f"BI tools: `voicelake serve-sql` serves these tables over JDBC at "
-          f"jdbc:hive2://localhost:{config.sql_endpoint.port}/{config.sql_endpoint.database} "
-          "(README: Connect your BI tool)")
+    print_next_steps(config)
     return 0
 
 
@@ -338,11 +345,7 @@ def _run_in_process(env: str | None) -> int:
         with step("tables"):
             print_tables(ctx)
             print_insights(ctx)
-    print(f"\nData Docs (validation reports): {ctx.config.validation.data_docs_dir}/index.html")
-    print('try: voicelake sql "select * from gold.service_daily order by date desc limit 5"')
-    print(f"BI tools: `voicelake serve-sql` serves these tables over JDBC at "
-          f"jdbc:hive2://localhost:{config.sql_endpoint.port}/{config.sql_endpoint.database} "
-          "(README: Connect your BI tool)")
+    print_next_steps(ctx.config)
     return 0
 
 
@@ -511,10 +514,33 @@ def cmd_stop_sql(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_dashboard(argv: Sequence[str]) -> int:
+    from voicelake import dashboard, sql_endpoint
+
+    p = argparse.ArgumentParser(prog="voicelake dashboard", description=LOCAL_COMMANDS["dashboard"])
+    p.add_argument("--env", default=None)
+    p.add_argument("--host", default="127.0.0.1", help="bind address of the web page (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8050, help="web port (default 8050)")
+    args = p.parse_args(argv)
+    config = load_config(args.env)
+    endpoint = sql_endpoint.serve(config)
+    print(f"reading through the SQL endpoint {endpoint.jdbc_url}")
+    reader = dashboard.GoldReader("127.0.0.1" if endpoint.host in sql_endpoint.LOOPBACK_HOSTS else endpoint.host,
+                                  endpoint.port, endpoint.database)
+    server = dashboard.make_server(reader, args.host, args.port)
+    print(f"dashboard: http://{'localhost' if args.host == '127.0.0.1' else args.host}:{args.port}/  (Ctrl-C stops it; "
+          "`voicelake stop-sql` stops the endpoint)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 LOCAL_HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
     "generate": cmd_generate, "sql": cmd_sql, "tables": cmd_tables, "run": cmd_run, "run-dag": cmd_run_dag,
     "promote": cmd_promote, "models": cmd_models, "train-suggestions": cmd_train_suggestions,
-    "serve-sql": cmd_serve_sql, "stop-sql": cmd_stop_sql,
+    "serve-sql": cmd_serve_sql, "stop-sql": cmd_stop_sql, "dashboard": cmd_dashboard,
 }
 
 

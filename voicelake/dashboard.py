@@ -1,0 +1,478 @@
+"""The support leader's dashboard: a Dash app over the gold tables, read through the SQL endpoint.
+
+`voicelake dashboard` makes sure the SQL endpoint runs (voicelake.sql_endpoint), then serves
+one page per question: the day's health check, the emotion index beside survey NPS, topics
+with alerts and forecasts, incidents and releases, service gaps, agents, ideas and the
+passives. Filters (product, channel, date range) apply to every page whose table has the
+column. Each page names its table and links to its definition (docs/marts.md, served under
+``/definitions/<table>``). It only ever runs SELECT statements it composes itself: the
+dashboard reads, never writes. A table or selection without rows shows "No data yet" with
+what builds it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from voicelake.config import PACKAGE_DIR, PROJECT_ROOT
+
+ALL = "__all__"
+CACHE_SECONDS = 30.0  # the same query within this long is answered from memory (gold changes daily)
+
+
+class GoldReader:
+    """SELECTs on the SQL endpoint's views (``<database>.<table>``), one connection per query,
+    with a short-lived cache of results."""
+
+    def __init__(self, host: str, port: int, database: str, user: str = "dashboard") -> None:
+        self.host, self.port, self.database, self.user = host, port, database, user
+        self._cache: dict[str, tuple[float, pd.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    def query(self, sql: str) -> pd.DataFrame:
+        if not re.match(r"^\s*(SELECT|SHOW)\b", sql, re.IGNORECASE):
+            raise ValueError("the dashboard only reads: SELECT or SHOW statements")
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(sql)
+            if hit and now - hit[0] < CACHE_SECONDS:
+                return hit[1]
+        from impala.dbapi import connect
+
+        with connect(host=self.host, port=self.port, auth_mechanism="PLAIN", user=self.user, password="-",
+                     database=self.database, timeout=120) as connection:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            columns = [d[0].split(".")[-1] for d in cursor.description or []]
+            frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+        with self._lock:
+            self._cache[sql] = (now, frame)
+        return frame
+
+    def tables(self) -> set[str]:
+        frame = self.query(f"SHOW TABLES IN {self.database}")
+        return set(frame["tableName"]) if "tableName" in frame else set(frame.iloc[:, 1])
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.query(f"SELECT * FROM {table} LIMIT 0").columns)
+
+
+@dataclass(frozen=True)
+class Filters:
+    product: str = ALL
+    channel: str = ALL
+    start: date | None = None
+    end: date | None = None
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def where(filters: Filters, columns: Sequence[str], date_column: str | None) -> str:
+    """The WHERE clause of the filters that apply to a table with these columns."""
+    terms = []
+    if filters.product != ALL and "product" in columns:
+        terms.append(f"product = {_literal(filters.product)}")
+    if filters.channel != ALL and "channel" in columns:
+        terms.append(f"channel = {_literal(filters.channel)}")
+    if date_column and date_column in columns:
+        if filters.start:
+            terms.append(f"{date_column} >= DATE '{filters.start.isoformat()}'")
+        if filters.end:
+            terms.append(f"{date_column} <= DATE '{filters.end.isoformat()}'")
+    return " WHERE " + " AND ".join(terms) if terms else ""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The page's number, computed by one query (the browser test compares it with the same SQL)."""
+
+    label: str
+    sql: Callable[[Filters, Sequence[str]], str]
+    fmt: str = "{:,.0f}"
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    title: str
+    table: str                   # the gold table (read as <database>.<table>)
+    date_column: str | None
+    what: str                    # what the page shows, in a sentence
+    headline: Headline
+    charts: Callable[[GoldReader, Filters, str], list[Any]] = field(repr=False)
+    built_by: str = "voicelake build-gold (the daily DAG's build_gold and validate_publish_gold)"
+
+
+def _figure_or_empty(frame: pd.DataFrame, make: Callable[[pd.DataFrame], Any], empty: str) -> Any:
+    from dash import dcc, html
+
+    if frame.empty:
+        return html.P(empty, className="no-data")
+    return dcc.Graph(figure=make(frame), config={"displayModeBar": False})
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, columns: Sequence[str], empty: str, rows: int = 15) -> Any:
+    from dash import html
+
+    if frame.empty:
+        return html.P(empty, className="no-data")
+    shown = [c for c in columns if c in frame.columns]
+    cell = {"padding": "2px 8px", "borderBottom": "1px solid #ddd", "textAlign": "left", "fontSize": "13px"}
+    return html.Table([html.Thead(html.Tr([html.Th(c, style=cell) for c in shown])),
+                       html.Tbody([html.Tr([html.Td(_cell(v), style=cell) for v in record])
+                                   for record in frame[shown].head(rows).itertuples(index=False)])],
+                      style={"borderCollapse": "collapse", "margin": "8px 0"})
+
+
+def _band(frame: pd.DataFrame, x: str, y: str, low: str, high: str, group: str | None, title: str) -> Any:
+    """A line per group with its interval as a shaded band."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for name, part in (frame.groupby(group) if group else [(y, frame)]):
+        part = part.sort_values(x)
+        figure.add_trace(go.Scatter(x=list(part[x]) + list(part[x])[::-1],
+                                    y=list(part[high]) + list(part[low])[::-1], fill="toself", opacity=0.2,
+                                    line={"width": 0}, showlegend=False, hoverinfo="skip", name=f"{name} interval"))
+        figure.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers", name=str(name)))
+    figure.update_layout(title=title, margin={"t": 40, "b": 30, "l": 40, "r": 10}, height=360)
+    return figure
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+def _health(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    health = reader.query(f"SELECT date, status, negative_share, negative_share_low, negative_share_high, "
+                          f"baseline_negative_share, new_alerts, high_alerts FROM {db}.health_check"
+                          f"{where(filters, ['date'], 'date')} ORDER BY date")
+    service_columns = reader.columns(f"{db}.service_daily")
+    volume = reader.query(f"SELECT date, sum(conversations) AS conversations, sum(sla_breaches) AS sla_breaches "
+                          f"FROM {db}.service_daily{where(filters, service_columns, 'date')} GROUP BY date "
+                          f"ORDER BY date")
+    return [
+        _figure_or_empty(health, lambda f: _band(f, "date", "negative_share", "negative_share_low",
+                                                 "negative_share_high", None,
+                                                 "Negative share of customer messages per day (95% interval)"),
+                         "No health check yet."),
+        _table(health.sort_values("date", ascending=False), ["date", "status", "negative_share",
+                                                              "baseline_negative_share", "new_alerts",
+                                                              "high_alerts"], "No health check yet.", rows=7),
+        _figure_or_empty(volume, lambda f: px.bar(f, x="date", y="conversations",
+                                                  title="Conversations per day (gold.service_daily)"),
+                         "No conversations for this selection."),
+    ]
+
+
+def _emotion_index(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.graph_objects as go
+
+    channel = filters.channel if filters.channel != ALL else "all"
+    selection = where(_every_channel(filters), ["product", "channel", "week"], "week")
+    rows = reader.query(f"SELECT week, product, emotion_index, emotion_index_low, emotion_index_high, survey_nps, "
+                        f"active_customers, customers_surveyed, coverage, status FROM {db}.emotion_index"
+                        f"{selection} ORDER BY week, product")
+
+    def figure(frame: pd.DataFrame) -> Any:
+        shown = frame.dropna(subset=["emotion_index"])
+        fig = _band(shown, "week", "emotion_index", "emotion_index_low", "emotion_index_high", "product",
+                    f"Emotion index of every active customer (95% interval) beside survey NPS, channel {channel}")
+        for name, part in frame.groupby("product"):
+            fig.add_trace(go.Scatter(x=part["week"], y=part["survey_nps"], mode="markers", marker={"symbol": "x"},
+                                     name=f"{name} survey NPS (respondents only)"))
+        return fig
+
+    return [_figure_or_empty(rows, figure, "No emotion index for this selection yet."),
+            _table(rows.sort_values("week", ascending=False),
+                   ["week", "product", "emotion_index", "emotion_index_low", "emotion_index_high", "survey_nps",
+                    "active_customers", "customers_surveyed", "status"], "No rows.")]
+
+
+def _topics(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    tables = reader.tables()
+    out: list[Any] = []
+    if "topic_daily" in tables:
+        columns = reader.columns(f"{db}.topic_daily")
+        daily = reader.query(f"SELECT date, topic_label, sum(conversations) AS conversations FROM {db}.topic_daily"
+                             f"{where(filters, columns, 'date')} GROUP BY date, topic_label ORDER BY date")
+        out.append(_figure_or_empty(daily, lambda f: px.area(f, x="date", y="conversations", color="topic_label",
+                                                             title="Conversations per topic per day"),
+                                    "No topics for this selection."))
+    else:
+        out.append(_no_data("topic_daily", "voicelake topics, then build-gold"))
+    if "topic_alerts" in tables:
+        columns = reader.columns(f"{db}.topic_alerts")
+        alerts = reader.query(f"SELECT * FROM {db}.topic_alerts{where(filters, columns, 'date')} "
+                              f"ORDER BY date DESC LIMIT 50")
+        out.append(_table(alerts, ["date", "topic_label", "kind", "metric", "severity", "observed", "expected",
+                                   "p_value"], "No alerts for this selection."))
+    if "topic_forecast" in tables:
+        forecast = reader.query(f"SELECT target_date, forecast, lo_95, hi_95 FROM {db}.topic_forecast "
+                                f"WHERE topic_id = -1 AND metric = 'volume' AND date = "
+                                f"(SELECT max(date) FROM {db}.topic_forecast) ORDER BY target_date")
+        out.append(_figure_or_empty(forecast, lambda f: _band(f, "target_date", "forecast", "lo_95", "hi_95", None,
+                                                              "Forecast of all conversations, next 14 days "
+                                                              "(95% prediction interval)"),
+                                    "No forecast yet (28 days of topics needed)."))
+    return out
+
+
+def _incidents(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    incidents = reader.query(f"SELECT date, incident_id, product, severity, title, complaints, expected_complaints, "
+                             f"lift, lift_low, lift_high, status FROM {db}.incident_impact"
+                             f"{where(filters, ['product', 'date'], 'date')} ORDER BY date DESC")
+    out = [_figure_or_empty(incidents, lambda f: px.bar(
+        f.assign(err_hi=f["lift_high"] - f["lift"], err_lo=f["lift"] - f["lift_low"]), x="incident_id", y="lift",
+        error_y="err_hi", error_y_minus="err_lo", color="status",
+        title="Complaint lift in each incident's window (95% interval)"), "No incidents in this selection."),
+        _table(incidents, ["date", "incident_id", "product", "severity", "title", "complaints",
+                           "expected_complaints", "lift", "status"], "No incidents.")]
+    if "release_impact" in reader.tables():
+        releases = reader.query(f"SELECT date, product, version, contact_rate_ratio, contact_rate_ratio_low, "
+                                f"contact_rate_ratio_high, negative_share_diff, hurt, status FROM {db}.release_impact"
+                                f"{where(filters, ['product', 'date'], 'date')} ORDER BY date DESC")
+        out.append(_table(releases, ["date", "product", "version", "contact_rate_ratio", "contact_rate_ratio_low",
+                                     "contact_rate_ratio_high", "negative_share_diff", "hurt", "status"],
+                          "No releases in this selection."))
+    return out
+
+
+def _latest(reader: GoldReader, db: str, table: str, column: str, filters: Filters) -> str | None:
+    frame = reader.query(f"SELECT max({column}) AS latest FROM {db}.{table}"
+                         f"{where(filters, [column], column)}")
+    value = frame.iloc[0, 0] if not frame.empty else None
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _service_gaps(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    week = _latest(reader, db, "service_gaps", "week", filters)
+    if week is None:
+        return [_no_data("service_gaps")]
+    gaps = reader.query(f"SELECT queue, channel, product, hour_band, level, conversations, gap_score, gap_score_low, "
+                        f"gap_score_high, negative_share, sla_breach_rate, evidence, gap_rank FROM {db}.service_gaps "
+                        f"WHERE week = DATE '{week}'"
+                        f"{where(filters, ['product', 'channel'], None).replace(' WHERE ', ' AND ')} "
+                        f"ORDER BY gap_score DESC LIMIT 15")
+    return [_figure_or_empty(gaps, lambda f: px.bar(
+        f.assign(segment=f["queue"] + " / " + f["channel"] + " / " + f["hour_band"],
+                 err=f["gap_score_high"] - f["gap_score"], err_minus=f["gap_score"] - f["gap_score_low"]),
+        x="gap_score", y="segment", orientation="h", error_x="err", error_x_minus="err_minus",
+        title=f"Largest service gaps, week of {week} (95% interval)"), "No gaps this week."),
+        _table(gaps, ["queue", "channel", "product", "hour_band", "conversations", "gap_score", "negative_share",
+                      "sla_breach_rate", "evidence"], "No gaps.")]
+
+
+def _agents(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    week = _latest(reader, db, "agent_scorecard", "week", filters)
+    if week is None:
+        return [_no_data("agent_scorecard")]
+    agents = reader.query(f"SELECT agent_key, conversations, empathy_rate, empathy_rate_low, empathy_rate_high, "
+                          f"trust_restored_rate, csat, rank, evidence FROM {db}.agent_scorecard "
+                          f"WHERE week = DATE '{week}' ORDER BY rank")
+    return [_figure_or_empty(agents, lambda f: px.scatter(
+        f.assign(err=f["empathy_rate_high"] - f["empathy_rate"], err_minus=f["empathy_rate"] - f["empathy_rate_low"]),
+        x="empathy_rate", y="agent_key", error_x="err", error_x_minus="err_minus", size="conversations",
+        title=f"Empathy rate per agent, week of {week} (95% interval)"), "No agents this week."),
+        _table(agents, ["rank", "agent_key", "conversations", "empathy_rate", "trust_restored_rate", "csat",
+                        "evidence"], "No agents.")]
+
+
+def _ideas(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    if "product_feedback" not in reader.tables():
+        return [_no_data("product_feedback", "the suggestion detector and build-gold")]
+    ideas = reader.query(f"SELECT product, idea_label, customers, suggestions, trend, requester_valence, "
+                         f"requester_churn_risk, enough_data FROM {db}.product_feedback"
+                         f"{where(filters, ['product'], None)} ORDER BY customers DESC LIMIT 20")
+    return [_figure_or_empty(ideas, lambda f: px.bar(f, x="customers", y="idea_label", color="product",
+                                                     orientation="h", title="Ideas by customers asking"),
+                             "No ideas for this selection."),
+            _table(ideas, list(ideas.columns), "No ideas.")]
+
+
+def _passives(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    import plotly.express as px
+
+    month = _latest(reader, db, "passive_drivers", "month", filters)
+    if month is None:
+        return [_no_data("passive_drivers")]
+    drivers = reader.query(f"SELECT product, item, kind, lift, lift_low, lift_high, passives_with, passives, rank, "
+                           f"evidence FROM {db}.passive_drivers WHERE month = DATE '{month}'"
+                           f"{where(filters, ['product'], None).replace(' WHERE ', ' AND ')} ORDER BY rank LIMIT 20")
+    return [_figure_or_empty(drivers, lambda f: px.bar(
+        f.assign(err=f["lift_high"] - f["lift"], err_minus=f["lift"] - f["lift_low"]), x="lift", y="item",
+        color="kind", orientation="h", error_x="err", error_x_minus="err_minus",
+        title=f"What passives lack that promoters have, {month} (lift, 95% interval)"), "No drivers this month."),
+        _table(drivers, ["product", "item", "kind", "lift", "passives_with", "passives", "evidence"], "No drivers.")]
+
+
+def _every_channel(filters: Filters) -> Filters:
+    """gold.emotion_index has a row per product over every channel (channel `all`): "All
+    channels" reads those rows instead of adding channels up (an index does not add up)."""
+    return Filters(filters.product, filters.channel if filters.channel != ALL else "all", filters.start, filters.end)
+
+
+def _no_data(table: str, built_by: str = "build-gold") -> Any:
+    from dash import html
+
+    return html.P(f"No data yet: gold.{table} has no rows. It is built by {built_by}.", className="no-data")
+
+
+def _sum(column: str, table: str, date_column: str | None) -> Callable[[Filters, Sequence[str]], str]:
+    return lambda f, columns: f"SELECT sum({column}) FROM {{db}}.{table}{where(f, columns, date_column)}"
+
+
+def _count(table: str, date_column: str | None) -> Callable[[Filters, Sequence[str]], str]:
+    return lambda f, columns: f"SELECT count(*) FROM {{db}}.{table}{where(f, columns, date_column)}"
+
+
+PAGES: tuple[Page, ...] = (
+    Page("/", "Health check", "health_check", "date",
+         "Today's negative share against its baseline, new alerts and the service's volume per day.",
+         Headline("Conversations in the selection", _sum("conversations", "service_daily", "date")), _health),
+    Page("/emotion-index", "Emotion index", "emotion_index", "week",
+         "How every active customer feels (an NPS-like index with its interval), beside the survey NPS of the "
+         "few who answer.",
+         Headline("Active customers (weeks x products in the selection)",
+                  lambda f, c: _sum("active_customers", "emotion_index", "week")(_every_channel(f), c)),
+         _emotion_index),
+    Page("/topics", "Topics and alerts", "topic_daily", "date",
+         "What customers talk about, which topics are spiking or emerging, and the forecast.",
+         Headline("Topic conversations in the selection", _sum("conversations", "topic_daily", "date")), _topics,
+         "voicelake topics, then build-gold"),
+    Page("/incidents", "Incidents and releases", "incident_impact", "date",
+         "Complaints in each incident's window against the expected, and releases that raised contacts.",
+         Headline("Incidents in the selection", _count("incident_impact", "date")), _incidents),
+    Page("/service-gaps", "Service gaps", "service_gaps", "week",
+         "Where (queue, channel, hour) customers end unhappy or wait past the SLA more than elsewhere.",
+         Headline("Segments scored in the selection", _count("service_gaps", "week")), _service_gaps),
+    Page("/agents", "Agents", "agent_scorecard", "week",
+         "Each agent's empathy when a customer was upset, and whether trust was restored.",
+         Headline("Agent-weeks in the selection", _count("agent_scorecard", "week")), _agents),
+    Page("/ideas", "Ideas (roadmap evidence)", "product_feedback", None,
+         "Customers' suggestions grouped into ideas, ranked by how many customers ask.",
+         Headline("Customers asking (all ideas)", _sum("customers", "product_feedback", None)), _ideas,
+         "the suggestion detector, then build-gold"),
+    Page("/passives", "Passives", "passive_drivers", "month",
+         "What the passives lack that promoters have: the items that separate a 7-8 from a 9-10.",
+         Headline("Driver rows in the selection", _count("passive_drivers", "month")), _passives),
+)
+
+
+def definitions() -> dict[str, str]:
+    """docs/marts.md split by table: ``gold.x`` -> its section (Markdown)."""
+    for candidate in (PROJECT_ROOT / "docs" / "marts.md", PACKAGE_DIR / "conf" / "marts.md"):
+        if candidate.exists():
+            text = candidate.read_text(encoding="utf-8")
+            break
+    else:
+        return {}
+    sections: dict[str, str] = {}
+    for block in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        heading = block.splitlines()[0]
+        for name in re.findall(r"(?:gold|silver)\.\w+", heading):
+            sections[name] = "## " + block
+    return sections
+
+
+def headline_sql(page: Page, filters: Filters, columns: Sequence[str], database: str) -> str:
+    return page.headline.sql(filters, columns).replace("{db}", database)
+
+
+def create_app(reader: GoldReader) -> Any:
+    """The Dash app (its Flask server is ``app.server``)."""
+    import dash
+    from dash import Input, Output, dcc, html
+
+    db = reader.database
+    docs = definitions()
+    app = dash.Dash(__name__, title="voicelake", suppress_callback_exceptions=True)
+    nav = html.Nav([dcc.Link(p.title, href=p.path, id=f"nav-{p.path.strip('/') or 'health'}",
+                             style={"marginRight": "14px"}) for p in PAGES])
+
+    def options(column: str) -> list[dict[str, str]]:
+        try:
+            values = reader.query(f"SELECT DISTINCT {column} FROM {db}.service_daily ORDER BY {column}")[column]
+        except Exception:  # noqa: BLE001 - no table yet: the filter offers "All" only
+            values = []
+        return [{"label": f"All {column}s", "value": ALL}] + [{"label": str(v), "value": str(v)} for v in values]
+
+    app.layout = html.Div([
+        dcc.Location(id="url"),
+        html.H1("voicelake: voice of the customer"),
+        nav,
+        html.Div([
+            dcc.Dropdown(id="product", options=options("product"), value=ALL, clearable=False,
+                         style={"width": "220px", "display": "inline-block", "marginRight": "8px"}),
+            dcc.Dropdown(id="channel", options=options("channel"), value=ALL, clearable=False,
+                         style={"width": "180px", "display": "inline-block", "marginRight": "8px"}),
+            dcc.DatePickerRange(id="dates", display_format="YYYY-MM-DD"),
+        ], style={"margin": "12px 0"}),
+        html.Div(id="page"),
+    ], style={"fontFamily": "sans-serif", "margin": "16px"})
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("product", "value"),
+                  Input("channel", "value"), Input("dates", "start_date"), Input("dates", "end_date"))
+    def render(path: str | None, product: str, channel: str, start: str | None, end: str | None) -> Any:
+        if path and path.startswith("/definitions/"):
+            name = path.removeprefix("/definitions/")
+            return dcc.Markdown(docs.get(name, f"No definition of {name} in docs/marts.md."), id="definition")
+        page = next((p for p in PAGES if p.path == (path or "/")), None)
+        if page is None:
+            return html.P(f"No page {path}: choose one above.")
+        filters = Filters(product or ALL, channel or ALL, date.fromisoformat(start[:10]) if start else None,
+                          date.fromisoformat(end[:10]) if end else None)
+        header = [html.H2(page.title, id="page-title"),
+                  html.P([page.what, " Source: ", html.Code(f"{db}.{page.table}"), " (gold.", page.table, "); ",
+                          dcc.Link("definition and formula", href=f"/definitions/gold.{page.table}"), "."],
+                         className="source")]
+        if page.table not in reader.tables():
+            return header + [_no_data(page.table, page.built_by)]
+        columns = reader.columns(f"{db}.{page.table}")
+        value = reader.query(headline_sql(page, filters, columns, db)).iloc[0, 0]
+        shown = "no rows" if value is None or pd.isna(value) else page.headline.fmt.format(float(value))
+        kpi = html.Div([html.Span(page.headline.label + ": "), html.Strong(shown, id="kpi")],
+                       style={"fontSize": "20px", "margin": "8px 0"})
+        try:
+            body = page.charts(reader, filters, db)
+        except Exception as exc:  # noqa: BLE001 - one broken chart says why; the page stays up
+            body = [html.P(f"This page could not be drawn: {exc}", className="error")]
+        return header + [kpi, *body]
+
+    return app
+
+
+def make_server(reader: GoldReader, host: str = "127.0.0.1", port: int = 8050) -> Any:
+    """A threaded WSGI server of the dashboard (``serve_forever()``, ``shutdown()``): a few
+    leaders' browsers, not a crowd; behind a company's proxy run ``app.server`` under gunicorn."""
+    from werkzeug.serving import make_server as wsgi_server
+
+    return wsgi_server(host, port, create_app(reader).server, threaded=True)
