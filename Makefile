@@ -22,7 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: install lock run test test-e2e test-scenarios lint bench clean
+.PHONY: install browser lock run test test-e2e test-scenarios lint bench clean
 
 install: $(STAMP)
 
@@ -58,8 +58,16 @@ test: install
 # The end-to-end tier (CI runs it after `make test`): `voicelake` processes with their own JVMs
 # (both DAGs as `make run` runs them, a failed gold check failing the daily DAG, spark-submit,
 # the wheel in a fresh venv).
-test-e2e: install
+test-e2e: install browser
 	$(VENV)/bin/pytest -q -m e2e
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+# Installed with apt-get where this user may (root); elsewhere the tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null || [ -n "$$VOICELAKE_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "no chromium: install Debian's chromium (sudo apt-get install chromium) for the dashboard's browser tests"; fi
 
 # The scenario tier: kill -9 crash drills, day-by-day late data and the multi-layer scenarios and
 # acceptance checks on generated histories that take minutes each (marker `scenario`); about 90

@@ -1,5 +1,5 @@
 """The SQL endpoint's settings and the shared metastore's connection, without starting a JVM
-(the endpoint itself, with beeline and impyla, runs in tests/test_sql_endpoint_e2e.py)."""
+(the endpoint itself, with beeline and impyla, and the dashboard in a browser: tests/test_bi_e2e.py)."""
 
 from __future__ import annotations
 

@@ -29,13 +29,14 @@ CACHE_SECONDS = 30.0  # the same query within this long is answered from memory 
 
 
 class GoldReader:
-    """SELECTs on the SQL endpoint's views (``<database>.<table>``), one connection per query,
-    with a short-lived cache of results."""
+    """SELECTs on the SQL endpoint's views (``<database>.<table>``), on one connection per
+    thread, with a short-lived cache of results."""
 
     def __init__(self, host: str, port: int, database: str, user: str = "dashboard") -> None:
         self.host, self.port, self.database, self.user = host, port, database, user
         self._cache: dict[str, tuple[float, pd.DataFrame]] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def query(self, sql: str) -> pd.DataFrame:
         if not re.match(r"^\s*(SELECT|SHOW)\b", sql, re.IGNORECASE):
@@ -45,17 +46,32 @@ class GoldReader:
             hit = self._cache.get(sql)
             if hit and now - hit[0] < CACHE_SECONDS:
                 return hit[1]
-        from impala.dbapi import connect
-
-        with connect(host=self.host, port=self.port, auth_mechanism="PLAIN", user=self.user, password="-",
-                     database=self.database, timeout=120) as connection:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            columns = [d[0].split(".")[-1] for d in cursor.description or []]
-            frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+        try:
+            frame = self._run(sql)
+        except Exception:  # noqa: BLE001 - a dropped connection (endpoint restarted): one fresh try
+            self._local.__dict__.pop("connection", None)
+            frame = self._run(sql)
         with self._lock:
             self._cache[sql] = (now, frame)
         return frame
+
+    def _run(self, sql: str) -> pd.DataFrame:
+        """One statement on this thread's connection (opened once: a HiveServer2 session costs
+        a round of handshakes and a Spark session on the server)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            from impala.dbapi import connect
+
+            connection = connect(host=self.host, port=self.port, auth_mechanism="PLAIN", user=self.user,
+                                 password="-", database=self.database, timeout=120)
+            self._local.connection = connection
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+            columns = [d[0].split(".")[-1] for d in cursor.description or []]
+            return pd.DataFrame(cursor.fetchall(), columns=columns)
+        finally:
+            cursor.close()
 
     def tables(self) -> set[str]:
         frame = self.query(f"SHOW TABLES IN {self.database}")
@@ -94,11 +110,19 @@ def where(filters: Filters, columns: Sequence[str], date_column: str | None) -> 
 
 @dataclass(frozen=True)
 class Headline:
-    """The page's number, computed by one query (the browser test compares it with the same SQL)."""
+    """The page's number: one aggregate over one table under the filters (the browser test
+    compares it with the same SELECT)."""
 
     label: str
-    sql: Callable[[Filters, Sequence[str]], str]
+    table: str
+    aggregate: str                 # e.g. sum(conversations)
+    date_column: str | None
+    every_channel: bool = False    # "All channels" reads the table's channel `all` rows (emotion_index)
     fmt: str = "{:,.0f}"
+
+    def sql(self, filters: Filters, columns: Sequence[str], database: str) -> str:
+        chosen = _every_channel(filters) if self.every_channel else filters
+        return f"SELECT {self.aggregate} FROM {database}.{self.table}{where(chosen, columns, self.date_column)}"
 
 
 @dataclass(frozen=True)
@@ -261,7 +285,8 @@ def _incidents(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
 
 
 def _latest(reader: GoldReader, db: str, table: str, column: str, filters: Filters) -> str | None:
-    frame = reader.query(f"SELECT max({column}) AS latest FROM {db}.{table}"
+    # as a string: the Thrift server fails to send an aggregate's date (LocalDate vs java.sql.Date)
+    frame = reader.query(f"SELECT CAST(max({column}) AS STRING) AS latest FROM {db}.{table}"
                          f"{where(filters, [column], column)}")
     value = frame.iloc[0, 0] if not frame.empty else None
     return None if value is None or pd.isna(value) else str(value)
@@ -346,44 +371,35 @@ def _no_data(table: str, built_by: str = "build-gold") -> Any:
     return html.P(f"No data yet: gold.{table} has no rows. It is built by {built_by}.", className="no-data")
 
 
-def _sum(column: str, table: str, date_column: str | None) -> Callable[[Filters, Sequence[str]], str]:
-    return lambda f, columns: f"SELECT sum({column}) FROM {{db}}.{table}{where(f, columns, date_column)}"
-
-
-def _count(table: str, date_column: str | None) -> Callable[[Filters, Sequence[str]], str]:
-    return lambda f, columns: f"SELECT count(*) FROM {{db}}.{table}{where(f, columns, date_column)}"
-
-
 PAGES: tuple[Page, ...] = (
     Page("/", "Health check", "health_check", "date",
          "Today's negative share against its baseline, new alerts and the service's volume per day.",
-         Headline("Conversations in the selection", _sum("conversations", "service_daily", "date")), _health),
+         Headline("Conversations in the selection", "service_daily", "sum(conversations)", "date"), _health),
     Page("/emotion-index", "Emotion index", "emotion_index", "week",
          "How every active customer feels (an NPS-like index with its interval), beside the survey NPS of the "
          "few who answer.",
-         Headline("Active customers (weeks x products in the selection)",
-                  lambda f, c: _sum("active_customers", "emotion_index", "week")(_every_channel(f), c)),
-         _emotion_index),
+         Headline("Active customers (weeks x products in the selection)", "emotion_index", "sum(active_customers)",
+                  "week", every_channel=True), _emotion_index),
     Page("/topics", "Topics and alerts", "topic_daily", "date",
          "What customers talk about, which topics are spiking or emerging, and the forecast.",
-         Headline("Topic conversations in the selection", _sum("conversations", "topic_daily", "date")), _topics,
+         Headline("Topic conversations in the selection", "topic_daily", "sum(conversations)", "date"), _topics,
          "voicelake topics, then build-gold"),
     Page("/incidents", "Incidents and releases", "incident_impact", "date",
          "Complaints in each incident's window against the expected, and releases that raised contacts.",
-         Headline("Incidents in the selection", _count("incident_impact", "date")), _incidents),
+         Headline("Incidents in the selection", "incident_impact", "count(*)", "date"), _incidents),
     Page("/service-gaps", "Service gaps", "service_gaps", "week",
          "Where (queue, channel, hour) customers end unhappy or wait past the SLA more than elsewhere.",
-         Headline("Segments scored in the selection", _count("service_gaps", "week")), _service_gaps),
+         Headline("Segments scored in the selection", "service_gaps", "count(*)", "week"), _service_gaps),
     Page("/agents", "Agents", "agent_scorecard", "week",
          "Each agent's empathy when a customer was upset, and whether trust was restored.",
-         Headline("Agent-weeks in the selection", _count("agent_scorecard", "week")), _agents),
+         Headline("Agent-weeks in the selection", "agent_scorecard", "count(*)", "week"), _agents),
     Page("/ideas", "Ideas (roadmap evidence)", "product_feedback", None,
          "Customers' suggestions grouped into ideas, ranked by how many customers ask.",
-         Headline("Customers asking (all ideas)", _sum("customers", "product_feedback", None)), _ideas,
+         Headline("Customers asking (all ideas)", "product_feedback", "sum(customers)", None), _ideas,
          "the suggestion detector, then build-gold"),
     Page("/passives", "Passives", "passive_drivers", "month",
          "What the passives lack that promoters have: the items that separate a 7-8 from a 9-10.",
-         Headline("Driver rows in the selection", _count("passive_drivers", "month")), _passives),
+         Headline("Driver rows in the selection", "passive_drivers", "count(*)", "month"), _passives),
 )
 
 
@@ -403,8 +419,12 @@ def definitions() -> dict[str, str]:
     return sections
 
 
-def headline_sql(page: Page, filters: Filters, columns: Sequence[str], database: str) -> str:
-    return page.headline.sql(filters, columns).replace("{db}", database)
+def headline_value(reader: GoldReader, page: Page, filters: Filters) -> str:
+    """The page's headline as the page shows it."""
+    headline = page.headline
+    table = f"{reader.database}.{headline.table}"
+    value = reader.query(headline.sql(filters, reader.columns(table), reader.database)).iloc[0, 0]
+    return "no rows" if value is None or pd.isna(value) else headline.fmt.format(float(value))
 
 
 def create_app(reader: GoldReader) -> Any:
@@ -454,12 +474,11 @@ def create_app(reader: GoldReader) -> Any:
                   html.P([page.what, " Source: ", html.Code(f"{db}.{page.table}"), " (gold.", page.table, "); ",
                           dcc.Link("definition and formula", href=f"/definitions/gold.{page.table}"), "."],
                          className="source")]
-        if page.table not in reader.tables():
-            return header + [_no_data(page.table, page.built_by)]
-        columns = reader.columns(f"{db}.{page.table}")
-        value = reader.query(headline_sql(page, filters, columns, db)).iloc[0, 0]
-        shown = "no rows" if value is None or pd.isna(value) else page.headline.fmt.format(float(value))
-        kpi = html.Div([html.Span(page.headline.label + ": "), html.Strong(shown, id="kpi")],
+        if not {page.table, page.headline.table} <= reader.tables():
+            missing = page.table if page.table not in reader.tables() else page.headline.table
+            return header + [_no_data(missing, page.built_by)]
+        kpi = html.Div([html.Span(page.headline.label + ": "),
+                        html.Strong(headline_value(reader, page, filters), id="kpi")],
                        style={"fontSize": "20px", "margin": "8px 0"})
         try:
             body = page.charts(reader, filters, db)
@@ -473,6 +492,9 @@ def create_app(reader: GoldReader) -> Any:
 def make_server(reader: GoldReader, host: str = "127.0.0.1", port: int = 8050) -> Any:
     """A threaded WSGI server of the dashboard (``serve_forever()``, ``shutdown()``): a few
     leaders' browsers, not a crowd; behind a company's proxy run ``app.server`` under gunicorn."""
+    import logging
+
     from werkzeug.serving import make_server as wsgi_server
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     return wsgi_server(host, port, create_app(reader).server, threaded=True)

@@ -1,5 +1,6 @@
-"""The SQL endpoint for real: `voicelake serve-sql` over a copy of the run's gold lake, queried
-by beeline (the Hive JDBC client that ships in the pyspark wheel) and impyla (a DB-API client),
+"""BI for real: `voicelake serve-sql` over a copy of the run's gold lake, queried by beeline
+(the Hive JDBC client that ships in the pyspark wheel) and impyla (a DB-API client); the
+dashboard over it, driven in headless Chromium (screenshots under ``build/dashboard/``);
 while the test process publishes new versions (snapshot isolation) and a `voicelake validate`
 process runs beside it on the shared metastore. Transcripts are written under the test's
 folder (``transcripts/``) and echoed for the closing note.
@@ -22,11 +23,14 @@ from typing import Any
 import pyspark
 import pytest
 import yaml
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tests.conftest import SHARED_LAKE_START, GoldLake
 from tests.jobs.gates import gold_lake_copy
+from voicelake.dashboard import PAGES, Filters, GoldReader, Page, headline_value, make_server
+from voicelake.dashboard_browser import browser_page, choose, load, missing_browser_reason
 from voicelake.runtime import JobContext
 from voicelake.schemas import VALIDATION_RESULTS
 
@@ -35,6 +39,7 @@ pytestmark = pytest.mark.e2e
 VOICELAKE = str(Path(sys.executable).parent / "voicelake")
 BEELINE = str(Path(pyspark.__file__).parent / "bin" / "beeline")
 TABLE = "service_daily"
+SCREENSHOTS = Path(__file__).parents[1] / "build" / "dashboard"  # kept after the run: test artifacts
 
 
 def free_port() -> int:
@@ -127,6 +132,61 @@ def test_impyla_sees_columns_with_their_types_and_the_lakes_numbers(served: Serv
                                      f"description -> {described}\nrows -> {rows}\n")
 
 
+@pytest.fixture(scope="module")
+def dashboard_url(served: Served) -> Iterator[str]:
+    reason = missing_browser_reason()
+    if reason:
+        pytest.skip(f"the dashboard's browser tests need a browser: {reason}")
+    server = make_server(GoldReader("127.0.0.1", served.port, "bi"), "127.0.0.1", free_port())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def headline_of(served: Served, page: Page, filters: Filters) -> str:
+    """The page's headline from the same SELECT, run by this test over its own connection."""
+    return headline_value(GoldReader("127.0.0.1", served.port, "bi", user="test"), page, filters)
+
+
+def test_every_dashboard_page_draws_its_charts_with_the_gold_tables_numbers(served: Served,
+                                                                            dashboard_url: str) -> None:
+    loads = []
+    with browser_page() as page:
+        for spec in PAGES:
+            name = spec.path.strip("/") or "health"
+            loaded = load(page, dashboard_url + spec.path, SCREENSHOTS / f"{name}.png")
+            loads.append(loaded)
+            assert loaded.title == spec.title
+            assert "could not be drawn" not in page.inner_text("#page")
+            if spec.table in {"topic_daily", "product_feedback"}:  # this lake has no topics or ideas
+                assert loaded.headline is None and "No data yet: gold." in page.inner_text("#page")
+                continue
+            assert loaded.headline == headline_of(served, spec, Filters()), spec.path
+            assert loaded.charts >= 1, spec.path
+        page.click("text=definition and formula")  # the passives page's link to its definition
+        page.wait_for_selector("#definition")
+        assert "gold.passive_drivers" in page.inner_text("#definition")
+    transcript(served, "dashboard-pages.txt", "\n".join(
+        f"{p.path}: {p.title}, drawn in {p.seconds:.2f}s, headline {p.headline}, {p.charts} charts, {p.screenshot}"
+        for p in loads) + "\n")
+
+
+def test_a_product_filter_changes_the_numbers_to_the_products_own(served: Served, dashboard_url: str) -> None:
+    product = served.ctx.lake.read(f"gold.{TABLE}").agg(F.min("product")).first()[0]
+    health = PAGES[0]
+    with browser_page() as page:
+        load(page, dashboard_url + health.path, SCREENSHOTS / "health-all-products.png")
+        everyone = page.inner_text("#kpi")
+        choose(page, "product", product)
+        page.screenshot(path=str(SCREENSHOTS / "health-one-product.png"), full_page=True)
+        one = page.inner_text("#kpi")
+    assert everyone == headline_of(served, health, Filters())
+    assert one == headline_of(served, health, Filters(product=product)) != everyone
+
+
 def test_a_query_sees_one_published_version_never_a_mix(served: Served) -> None:
     """Queries run in a loop while the test process publishes three new versions, each
     multiplying every day's messages: a query that read files of two versions would see a
@@ -163,6 +223,7 @@ def test_a_query_sees_one_published_version_never_a_mix(served: Served) -> None:
                  for v in range(before, after + 1)}
     assert set(seen) <= published, (set(seen) - published, published)
     assert len(seen) >= 4
+    DeltaTable.forPath(served.ctx.spark, lake.location(table)).restoreToVersion(before)  # the next test's gold
     transcript(served, "snapshot-isolation.txt",
                f"{len(seen)} queries while versions {before}..{after} were published; distinct results "
                f"{sorted(set(seen))}; every one is a published version's {sorted(published)}\n")
