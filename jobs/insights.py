@@ -1,6 +1,7 @@
 """A one-screen voice-of-customer summary of one week for a support leader, read from gold.
 
     voicelake insights [--week 2026-03-02]      # default: the latest week in gold.emotion_index
+    voicelake insights --html report.html       # the same with charts, as one file to e-mail
 
 It prints the emotion index of every product (all channels) with its 95% interval beside the
 survey NPS of the respondents and their gap, the three largest service gaps, the agents to
@@ -15,13 +16,24 @@ Read-only; definitions in docs/marts.md.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
+from voicelake.jobs.charts import (
+    ALERT_COLUMNS,
+    EMOTION_INDEX_COLUMNS,
+    INCIDENT_COLUMNS,
+    alerts_chart,
+    emotion_index_chart,
+    html_report,
+    incidents_chart,
+)
 from voicelake.jobs.report import health_line
 from voicelake.jobs.voc_marts import month_of, week_of
 from voicelake.lake import scalar
@@ -289,13 +301,56 @@ def health_lines(ctx: JobContext, week: date) -> list[str]:
     return lines
 
 
+CHART_WEEKS = 12  # the emotion index chart shows this many weeks up to the week
+
+
+def week_charts(ctx: JobContext, week: date, folder: Path, top: int = 10) -> list[Path]:
+    """The week's charts as PNG files in ``folder`` (jobs/charts.py): the emotion index of the
+    last `CHART_WEEKS` weeks with its interval beside survey NPS, the week's top topic alerts,
+    its incidents' complaints against the expected. A chart with nothing to draw is left out."""
+    lake, end = ctx.lake, week + timedelta(days=6)
+    written = []
+    if lake.exists(GOLD_EMOTION_INDEX):
+        index = (lake.read(GOLD_EMOTION_INDEX)
+                 .where((F.col("channel") == "all") & F.col("week").between(
+                     F.lit(week - timedelta(weeks=CHART_WEEKS - 1)), F.lit(week)))
+                 .select(*EMOTION_INDEX_COLUMNS).toPandas())
+        written.append(emotion_index_chart(index, folder / "emotion_index.png"))
+    if lake.exists(GOLD_TOPIC_ALERTS):
+        alerts = (lake.read(GOLD_TOPIC_ALERTS).where(F.col("date").between(F.lit(week), F.lit(end)))
+                  .orderBy(F.col("severity") == "high", "statistic", ascending=False).limit(top)
+                  .select(*ALERT_COLUMNS).toPandas())
+        written.append(alerts_chart(alerts, folder / "topic_alerts.png", top))
+    if lake.exists(GOLD_INCIDENT_IMPACT):
+        incidents = (lake.read(GOLD_INCIDENT_IMPACT).where(F.col("date").between(F.lit(week), F.lit(end)))
+                     .orderBy("started_at").select(*INCIDENT_COLUMNS).toPandas())
+        written.append(incidents_chart(incidents, folder / "incidents.png"))
+    return [path for path in written if path is not None]
+
+
+def write_html(ctx: JobContext, week: date | None, path: Path) -> Path:
+    """The week's insights and charts as one self-contained HTML file a leader can e-mail."""
+    lines = insights(ctx, week)
+    built = week_of(week) if week else latest_week(ctx)
+    with tempfile.TemporaryDirectory() as tmp:
+        charts = week_charts(ctx, built, Path(tmp)) if built else []
+        page = html_report(lines[0], lines[1:], charts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = job_parser("voicelake insights", "A one-screen voice-of-customer summary of one week.")
     parser.add_argument("--week", type=date.fromisoformat,
                         help="any day of the week (YYYY-MM-DD); default: the latest week built")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the summary with its charts as one self-contained HTML file")
     args = parser.parse_args(argv)
     with open_lake(args.env) as ctx:
         print("\n".join(insights(ctx, args.week)))
+        if args.html:
+            print(f"\nHTML report: {write_html(ctx, args.week, args.html)}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Report what a run produced for its dates: messages and scores in silver, rows in each
 gold table, the latest validation of each suite, and the rows validation quarantined.
-The last task of the daily DAG; read-only.
+The last task of the daily DAG; it reads the lake and writes only the week's charts (PNG under
+``<home>/reports/``, logged to MLflow as the run's artifacts).
 
     voicelake report [--date D | --since D [--until D]]
     spark-submit jobs/report.py --date 2026-01-05
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from pyspark.sql import Row, Window
 from pyspark.sql import functions as F
@@ -57,6 +59,32 @@ def run_report(ctx: JobContext, dates: Sequence[date]) -> list[tuple[str, str]]:
     return lines
 
 
+REPORT_RUN_NAME = "daily-report"
+
+
+def report_charts(ctx: JobContext, dates: Sequence[date]) -> tuple[Path, list[Path]]:
+    """The charts of the last date's week (jobs/insights.py `week_charts`) as PNG files under
+    ``<home>/reports/<dates>/``, logged as artifacts of one MLflow run (``daily-report``, in the
+    project's experiment); returns the folder and the files."""
+    from voicelake.jobs.insights import week_charts  # insights imports this module
+    from voicelake.jobs.voc_marts import week_of
+
+    days = sorted(dates)
+    label = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
+    folder = Path(ctx.config.home) / "reports" / label
+    charts = week_charts(ctx, week_of(days[-1]), folder)
+    if charts:
+        import mlflow
+
+        from voicelake.models.registry import configure_mlflow
+
+        configure_mlflow(ctx.config)
+        with mlflow.start_run(run_name=REPORT_RUN_NAME):
+            mlflow.set_tags({"voicelake.report_dates": label})
+            mlflow.log_artifacts(str(folder), artifact_path="charts")
+    return folder, charts
+
+
 def health_line(r: Row) -> str:
     """One gold.health_check row in words: its status, the reasons and the figures behind them."""
     share = "n/a" if r["negative_share"] is None else f"{100 * r['negative_share']:.0f}%"
@@ -83,6 +111,9 @@ def _main(argv: Sequence[str] | None) -> int:
         if not dates:
             raise ValueError("report needs --date D or --since D")
         lines = run_report(ctx, dates)
+        folder, charts = report_charts(ctx, dates)
+        lines.append(("charts", f"{len(charts)} PNG in {folder} (MLflow run {REPORT_RUN_NAME})" if charts
+                      else "none (no emotion index, alert or incident to draw yet)"))
     width = max(len(w) for w, _ in lines)
     print("\n".join(f"{what:<{width}}  {value}" for what, value in lines))
     return 0

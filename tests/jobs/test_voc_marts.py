@@ -9,8 +9,10 @@ bench/bench_marts.py (see the issue's closing note)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from pyspark.sql import Row, SparkSession
@@ -21,6 +23,7 @@ from voicelake.generator.judge import agent_order, read_truth, shift_sign_agreem
 from voicelake.jobs.build_gold import build_gold
 from voicelake.jobs.insights import agent_lines, insights
 from voicelake.jobs.validate import ValidationFailed
+from voicelake.jobs.voc_marts import week_of
 from voicelake.lake import Lake
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.pii import hmac_pseudonym
@@ -114,6 +117,40 @@ def test_insights_prints_the_week_summary(voc: tuple[JobContext, dict]) -> None:
                     "health check of the week's days"):
         assert heading in text, text
     assert "survey NPS" in text
+
+
+def test_the_weeks_charts_reach_the_html_report_and_the_daily_reports_mlflow_run(
+        voc: tuple[JobContext, dict], tmp_path: Path) -> None:
+    """`insights --html` embeds the week's charts in one file; `report` writes them under the home
+    and logs them to an MLflow run. Which charts exist follows from what gold holds for the week."""
+    import mlflow
+
+    from voicelake.jobs.insights import CHART_WEEKS, latest_week, write_html
+    from voicelake.jobs.report import REPORT_RUN_NAME, report_charts
+
+    ctx, state = voc
+    week = week_of(date.fromisoformat(state["scenarios"]["incident"]["spike_dates"][0]))  # the planted incident's
+    assert latest_week(ctx) is not None
+    in_week = F.col("date").between(F.lit(week), F.lit(week + timedelta(days=6)))
+    present = {
+        "emotion_index": ctx.lake.read(GOLD_EMOTION_INDEX).where(
+            (F.col("channel") == "all") & F.col("emotion_index").isNotNull()
+            & F.col("week").between(F.lit(week - timedelta(weeks=CHART_WEEKS - 1)), F.lit(week))).count(),
+        "incidents": ctx.lake.read("gold.incident_impact").where(in_week).count(),
+        "topic_alerts": ctx.lake.read("gold.topic_alerts").where(in_week).count()
+        if ctx.lake.exists("gold.topic_alerts") else 0}
+    expected = {name for name, rows in present.items() if rows}
+    assert "incidents" in expected  # the planted incident: its chart is drawn
+
+    page = write_html(ctx, week, tmp_path / "insights.html").read_text()
+    assert f"voice of the customer, week of {week}" in page and "agents to coach" in page
+    assert set(re.findall(r'<img alt="(\w+)" src="data:image/png;base64,', page)) == expected
+
+    folder, charts = report_charts(ctx, [week + timedelta(days=2)])
+    assert {p.stem for p in charts} == expected and all(p.parent == folder for p in charts)
+    runs = mlflow.search_runs(filter_string=f"tags.mlflow.runName = '{REPORT_RUN_NAME}'", output_format="list")
+    logged = {Path(a.path).stem for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id, "charts")}
+    assert logged == expected
 
 
 def test_insights_names_no_agent_when_the_week_shows_no_empathy_at_all() -> None:
