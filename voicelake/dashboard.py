@@ -263,15 +263,12 @@ def _topics(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
 
 
 def _incidents(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
-    import plotly.express as px
-
     incidents = reader.query(f"SELECT date, incident_id, product, severity, title, complaints, expected_complaints, "
                              f"lift, lift_low, lift_high, status FROM {db}.incident_impact"
                              f"{where(filters, ['product', 'date'], 'date')} ORDER BY date DESC")
-    out = [_figure_or_empty(incidents, lambda f: px.bar(
-        f.assign(err_hi=f["lift_high"] - f["lift"], err_lo=f["lift"] - f["lift_low"]), x="incident_id", y="lift",
-        error_y="err_hi", error_y_minus="err_lo", color="status",
-        title="Complaint lift in each incident's window (95% interval)"), "No incidents in this selection."),
+    out = [_figure_or_empty(incidents, lambda f: _interval_chart(
+        f, "lift", "lift_low", "lift_high", "incident_id", "Complaint lift in each incident's window (95% interval)",
+        color="status"), "No incidents in this selection."),
         _table(incidents, ["date", "incident_id", "product", "severity", "title", "complaints",
                            "expected_complaints", "lift", "status"], "No incidents.")]
     if "release_impact" in reader.tables():
@@ -292,41 +289,52 @@ def _latest(reader: GoldReader, db: str, table: str, column: str, filters: Filte
     return None if value is None or pd.isna(value) else str(value)
 
 
-def _service_gaps(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+def _interval_chart(frame: pd.DataFrame, x: str, low: str, high: str, y: str, title: str,
+                    scatter: bool = False, **style: Any) -> Any:
+    """Horizontal bars (or points) of ``x`` per ``y`` with the [low, high] interval as error bars."""
     import plotly.express as px
 
-    week = _latest(reader, db, "service_gaps", "week", filters)
-    if week is None:
-        return [_no_data("service_gaps")]
-    gaps = reader.query(f"SELECT queue, channel, product, hour_band, level, conversations, gap_score, gap_score_low, "
-                        f"gap_score_high, negative_share, sla_breach_rate, evidence, gap_rank FROM {db}.service_gaps "
-                        f"WHERE week = DATE '{week}'"
-                        f"{where(filters, ['product', 'channel'], None).replace(' WHERE ', ' AND ')} "
-                        f"ORDER BY gap_score DESC LIMIT 15")
-    return [_figure_or_empty(gaps, lambda f: px.bar(
-        f.assign(segment=f["queue"] + " / " + f["channel"] + " / " + f["hour_band"],
-                 err=f["gap_score_high"] - f["gap_score"], err_minus=f["gap_score"] - f["gap_score_low"]),
-        x="gap_score", y="segment", orientation="h", error_x="err", error_x_minus="err_minus",
-        title=f"Largest service gaps, week of {week} (95% interval)"), "No gaps this week."),
-        _table(gaps, ["queue", "channel", "product", "hour_band", "conversations", "gap_score", "negative_share",
-                      "sla_breach_rate", "evidence"], "No gaps.")]
+    drawn = frame.assign(_above=frame[high] - frame[x], _below=frame[x] - frame[low])
+    if scatter:
+        return px.scatter(drawn, x=x, y=y, error_x="_above", error_x_minus="_below", title=title, **style)
+    return px.bar(drawn, x=x, y=y, orientation="h", error_x="_above", error_x_minus="_below", title=title, **style)
+
+
+def _latest_period_page(reader: GoldReader, filters: Filters, db: str, table: str, period: str,
+                        select: Sequence[str], filtered_by: Sequence[str], order: str,
+                        chart: Callable[[pd.DataFrame, str], Any], shown: Sequence[str], empty: str) -> list[Any]:
+    """A chart and a table of the table's latest week or month in the selection."""
+    latest = _latest(reader, db, table, period, filters)
+    if latest is None:
+        return [_no_data(table)]
+    narrowed = where(filters, filtered_by, None).replace(" WHERE ", " AND ")
+    rows = reader.query(f"SELECT {', '.join(select)} FROM {db}.{table} WHERE {period} = DATE '{latest}'"
+                        f"{narrowed} ORDER BY {order} LIMIT 20")
+    return [_figure_or_empty(rows, lambda f: chart(f, latest), empty), _table(rows, shown, empty)]
+
+
+def _service_gaps(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
+    return _latest_period_page(
+        reader, filters, db, "service_gaps", "week",
+        ["queue", "channel", "product", "hour_band", "conversations", "gap_score", "gap_score_low", "gap_score_high",
+         "negative_share", "sla_breach_rate", "evidence"], ["product", "channel"], "gap_score DESC",
+        lambda f, week: _interval_chart(f.assign(segment=f["queue"] + " / " + f["channel"] + " / " + f["hour_band"]),
+                                        "gap_score", "gap_score_low", "gap_score_high", "segment",
+                                        f"Largest service gaps, week of {week} (95% interval)"),
+        ["queue", "channel", "product", "hour_band", "conversations", "gap_score", "negative_share",
+         "sla_breach_rate", "evidence"], "No gaps this week.")
 
 
 def _agents(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
-    import plotly.express as px
-
-    week = _latest(reader, db, "agent_scorecard", "week", filters)
-    if week is None:
-        return [_no_data("agent_scorecard")]
-    agents = reader.query(f"SELECT agent_key, conversations, empathy_rate, empathy_rate_low, empathy_rate_high, "
-                          f"trust_restored_rate, csat, rank, evidence FROM {db}.agent_scorecard "
-                          f"WHERE week = DATE '{week}' ORDER BY rank")
-    return [_figure_or_empty(agents, lambda f: px.scatter(
-        f.assign(err=f["empathy_rate_high"] - f["empathy_rate"], err_minus=f["empathy_rate"] - f["empathy_rate_low"]),
-        x="empathy_rate", y="agent_key", error_x="err", error_x_minus="err_minus", size="conversations",
-        title=f"Empathy rate per agent, week of {week} (95% interval)"), "No agents this week."),
-        _table(agents, ["rank", "agent_key", "conversations", "empathy_rate", "trust_restored_rate", "csat",
-                        "evidence"], "No agents.")]
+    return _latest_period_page(
+        reader, filters, db, "agent_scorecard", "week",
+        ["rank", "agent_key", "conversations", "empathy_rate", "empathy_rate_low", "empathy_rate_high",
+         "trust_restored_rate", "csat", "evidence"], [], "rank",
+        lambda f, week: _interval_chart(f, "empathy_rate", "empathy_rate_low", "empathy_rate_high", "agent_key",
+                                        f"Empathy rate per agent, week of {week} (95% interval)", scatter=True,
+                                        size="conversations"),
+        ["rank", "agent_key", "conversations", "empathy_rate", "trust_restored_rate", "csat", "evidence"],
+        "No agents this week.")
 
 
 def _ideas(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
@@ -344,19 +352,14 @@ def _ideas(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
 
 
 def _passives(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
-    import plotly.express as px
-
-    month = _latest(reader, db, "passive_drivers", "month", filters)
-    if month is None:
-        return [_no_data("passive_drivers")]
-    drivers = reader.query(f"SELECT product, item, kind, lift, lift_low, lift_high, passives_with, passives, rank, "
-                           f"evidence FROM {db}.passive_drivers WHERE month = DATE '{month}'"
-                           f"{where(filters, ['product'], None).replace(' WHERE ', ' AND ')} ORDER BY rank LIMIT 20")
-    return [_figure_or_empty(drivers, lambda f: px.bar(
-        f.assign(err=f["lift_high"] - f["lift"], err_minus=f["lift"] - f["lift_low"]), x="lift", y="item",
-        color="kind", orientation="h", error_x="err", error_x_minus="err_minus",
-        title=f"What passives lack that promoters have, {month} (lift, 95% interval)"), "No drivers this month."),
-        _table(drivers, ["product", "item", "kind", "lift", "passives_with", "passives", "evidence"], "No drivers.")]
+    return _latest_period_page(
+        reader, filters, db, "passive_drivers", "month",
+        ["product", "item", "kind", "lift", "lift_low", "lift_high", "passives_with", "passives", "rank", "evidence"],
+        ["product"], "rank",
+        lambda f, month: _interval_chart(f, "lift", "lift_low", "lift_high", "item",
+                                         f"What passives lack that promoters have, {month} (lift, 95% interval)",
+                                         color="kind"),
+        ["product", "item", "kind", "lift", "passives_with", "passives", "evidence"], "No drivers this month.")
 
 
 def _every_channel(filters: Filters) -> Filters:

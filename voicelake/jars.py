@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -39,17 +39,22 @@ def default_jars_dir() -> Path:
     return Path(sys.prefix) / "share" / "voicelake" / "jars" / delta_version()
 
 
-def find_delta_jars(jars_dir: str | Path | None = None) -> list[str]:
-    """Local Delta jar paths; raises with the fix if they were never fetched."""
-    directory = Path(jars_dir) if jars_dir else default_jars_dir()
+def _cached_jars(directory: Path, required: Sequence[str], what: str) -> list[str]:
+    """The jar paths in ``directory``; raises with the fix when one of ``required`` is missing."""
     jars = sorted(str(p) for p in directory.glob("*.jar"))
     names = " ".join(Path(j).name for j in jars)
-    if not jars or "delta-spark" not in names or "delta-storage" not in names:
+    if not all(name in names for name in required):
         raise FileNotFoundError(
-            f"Delta Lake jars not found in {directory}. Run `make install` "
+            f"{what} not found in {directory}. Run `make install` "
             "(or `python -m voicelake.jars`) once with network access to fetch them."
         )
     return jars
+
+
+def find_delta_jars(jars_dir: str | Path | None = None) -> list[str]:
+    """Local Delta jar paths; raises with the fix if they were never fetched."""
+    return _cached_jars(Path(jars_dir) if jars_dir else default_jars_dir(), ("delta-spark", "delta-storage"),
+                        "Delta Lake jars")
 
 
 def derby_version() -> str:
@@ -74,15 +79,8 @@ def default_derby_dir() -> Path:
 
 def find_derby_jars(jars_dir: str | Path | None = None) -> list[str]:
     """Local paths of Derby's network server and client jars (the shared metastore, the SQL endpoint)."""
-    directory = Path(jars_dir) if jars_dir else default_derby_dir()
-    jars = sorted(str(p) for p in directory.glob("*.jar"))
-    names = " ".join(Path(j).name for j in jars)
-    if "derbynet" not in names or "derbyclient" not in names:
-        raise FileNotFoundError(
-            f"Derby's network server jars not found in {directory}. Run `make install` "
-            "(or `python -m voicelake.jars`) once with network access to fetch them."
-        )
-    return jars
+    return _cached_jars(Path(jars_dir) if jars_dir else default_derby_dir(), ("derbynet", "derbyclient"),
+                        "Derby's network server jars")
 
 
 def _resolve(coordinates: list[str], target: Path, keep: tuple[str, ...],

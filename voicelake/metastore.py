@@ -24,6 +24,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyspark
 
@@ -76,21 +77,29 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def running_server(metastore_dir: str | Path) -> NetworkServer | None:
-    """The network server serving this metastore, if one runs (a stale state file is removed)."""
-    state = Path(metastore_dir) / STATE_FILE
-    if not state.exists():
+S = TypeVar("S")
+
+
+def read_process_state(path: Path, kind: type[S]) -> S | None:
+    """The state file of a server process this module or voicelake.sql_endpoint started (a
+    dataclass with ``pid``), if that process still runs; an unreadable or dead one is removed."""
+    if not path.exists():
         return None
     try:
-        server = NetworkServer(**json.loads(state.read_text(encoding="utf-8")))
+        state = kind(**json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, TypeError):
-        state.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         return None
-    if process_alive(server.pid) and port_open(server.host, server.port):
-        return server
-    if not process_alive(server.pid):
-        state.unlink(missing_ok=True)
+    if process_alive(state.pid):  # type: ignore[attr-defined]
+        return state
+    path.unlink(missing_ok=True)
     return None
+
+
+def running_server(metastore_dir: str | Path) -> NetworkServer | None:
+    """The network server serving this metastore, if one runs and listens."""
+    server = read_process_state(Path(metastore_dir) / STATE_FILE, NetworkServer)
+    return server if server is not None and port_open(server.host, server.port) else None
 
 
 def _java() -> str:

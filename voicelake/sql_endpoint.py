@@ -26,7 +26,7 @@ from pathlib import Path
 from voicelake.config import Config, ConfigError
 from voicelake.metastore import (
     port_open,
-    process_alive,
+    read_process_state,
     start_network_server,
     stop_network_server,
     terminate_process_group,
@@ -63,18 +63,7 @@ def _state_file(config: Config) -> Path:
 
 def running_endpoint(config: Config) -> Endpoint | None:
     """The endpoint this home started, if it still runs."""
-    path = _state_file(config)
-    if not path.exists():
-        return None
-    try:
-        endpoint = Endpoint(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError):
-        path.unlink(missing_ok=True)
-        return None
-    if process_alive(endpoint.pid):
-        return endpoint
-    path.unlink(missing_ok=True)
-    return None
+    return read_process_state(_state_file(config), Endpoint)
 
 
 def check_binding(host: str, authentication: str, allow_unauthenticated: bool) -> None:
