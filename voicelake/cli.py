@@ -527,6 +527,7 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     print(f"reading through the SQL endpoint {endpoint.jdbc_url}")
     reader = dashboard.GoldReader("127.0.0.1" if endpoint.host in sql_endpoint.LOOPBACK_HOSTS else endpoint.host,
                                   endpoint.port, endpoint.database)
+    print(f"warmed up the endpoint in {dashboard.warm_up(reader):.1f}s (every page's queries once)")
     server = dashboard.make_server(reader, args.host, args.port)
     print(f"dashboard: http://{'localhost' if args.host == '127.0.0.1' else args.host}:{args.port}/  (Ctrl-C stops it; "
           "`voicelake stop-sql` stops the endpoint)")

@@ -55,6 +55,10 @@ class GoldReader:
             self._cache[sql] = (now, frame)
         return frame
 
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def _run(self, sql: str) -> pd.DataFrame:
         """One statement on this thread's connection (opened once: a HiveServer2 session costs
         a round of handshakes and a Spark session on the server)."""
@@ -490,6 +494,21 @@ def create_app(reader: GoldReader) -> Any:
         return header + [kpi, *body]
 
     return app
+
+
+def warm_up(reader: GoldReader) -> float:
+    """Run every page's queries once without filters (the endpoint's first queries load each
+    table's Delta log and compile its plans: seconds each); returns the seconds it took."""
+    started = time.monotonic()
+    tables = reader.tables()
+    for page in PAGES:
+        if {page.table, page.headline.table} <= tables:
+            try:
+                headline_value(reader, page, Filters())
+                page.charts(reader, Filters(), reader.database)
+            except Exception:  # noqa: BLE001 - the page itself will say what is wrong
+                continue
+    return time.monotonic() - started
 
 
 def make_server(reader: GoldReader, host: str = "127.0.0.1", port: int = 8050) -> Any:
