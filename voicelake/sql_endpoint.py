@@ -87,6 +87,7 @@ def server_command(config: Config, host: str, port: int) -> list[str]:
     # not from the jars spark.jars adds at run time
     class_path = [*conf["spark.jars"].split(","), *filter(None, [conf.get("spark.driver.extraClassPath")])]
     conf["spark.driver.extraClassPath"] = os.pathsep.join(class_path)
+    conf.setdefault("spark.log.level", "WARN")  # at INFO the server's log grows by megabytes a minute
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     hiveconf = {
