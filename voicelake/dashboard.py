@@ -322,7 +322,8 @@ def _service_gaps(reader: GoldReader, filters: Filters, db: str) -> list[Any]:
         reader, filters, db, "service_gaps", "week",
         ["queue", "channel", "product", "hour_band", "conversations", "gap_score", "gap_score_low", "gap_score_high",
          "negative_share", "sla_breach_rate", "evidence"], ["product", "channel"], "gap_score DESC",
-        lambda f, week: _interval_chart(f.assign(segment=f["queue"] + " / " + f["channel"] + " / " + f["hour_band"]),
+        lambda f, week: _interval_chart(f.assign(segment=f["queue"] + " / " + f["channel"] + " / " + f["product"]
+                                                 + " / " + f["hour_band"]),
                                         "gap_score", "gap_score_low", "gap_score_high", "segment",
                                         f"Largest service gaps, week of {week} (95% interval)"),
         ["queue", "channel", "product", "hour_band", "conversations", "gap_score", "negative_share",
