@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from voicelake.config import Config, ConfigError, load_config
-from voicelake.metastore import CLIENT_DRIVER, STATE_FILE, connection_settings, running_server
+from voicelake.dashboard import GoldReader
+from voicelake.metastore import (
+    CLIENT_DRIVER,
+    STATE_FILE,
+    MetastoreBusy,
+    connection_settings,
+    running_server,
+    start_network_server,
+)
 from voicelake.sql_endpoint import SERVER_CLASS, Endpoint, check_binding, server_command
 
 
@@ -84,3 +92,21 @@ def test_sessions_open_the_metastore_embedded_or_through_its_running_network_ser
     (tmp_path / STATE_FILE).write_text(json.dumps({**state, "pid": 2 ** 22 + 7}))  # a server that died
     assert running_server(tmp_path) is None and not (tmp_path / STATE_FILE).exists()
     assert "ConnectionDriverName" not in " ".join(connection_settings(tmp_path))
+
+
+def test_the_network_server_refuses_a_metastore_another_process_holds_open(tmp_path: Path) -> None:
+    """Derby keeps dbex.lck open while a JVM has the database booted embedded: the server is not
+    started over it, and the error names the holder."""
+    lock = tmp_path / "metastore_db" / "dbex.lck"
+    lock.parent.mkdir()
+    with lock.open("w"):  # this test process plays the embedded holder
+        with pytest.raises(MetastoreBusy, match=f"pid {os.getpid()}"):
+            start_network_server(tmp_path, 1)
+    assert not (tmp_path / STATE_FILE).exists()
+
+
+def test_the_dashboard_reader_runs_nothing_but_reads() -> None:
+    reader = GoldReader("127.0.0.1", 1, "bi")  # no endpoint: a refused statement never connects
+    for statement in ("DROP VIEW bi.service_daily", "INSERT INTO bi.x VALUES (1)", "  create table t (a int)"):
+        with pytest.raises(ValueError, match="only reads"):
+            reader.query(statement)

@@ -215,14 +215,14 @@ class Lake:
         table's SQL-endpoint view follows its columns (`expose`)."""
         if table not in self._registered:
             location = self.location(table)
-            current = ""
-            if self.spark.catalog.tableExists(table):
+            registered = self.spark.catalog.tableExists(table)
+            if registered:
                 rows = self.spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where(
                     F.col("col_name") == "Location").collect()
-                current = _normalise_location(rows[0]["data_type"]) if rows else ""
-                if current != _normalise_location(location):
+                if not rows or _normalise_location(rows[0]["data_type"]) != _normalise_location(location):
                     self.spark.sql(f"DROP TABLE {table}")  # external: the data stays where it is
-            if current != _normalise_location(location):
+                    registered = False
+            if not registered:
                 self.spark.sql(f"CREATE TABLE {table} USING DELTA LOCATION '{location}'")
             self._registered.add(table)
         self.expose(table)

@@ -33,7 +33,6 @@ from voicelake.jars import find_derby_jars
 STATE_FILE = "network-server.json"
 LOOPBACK = "127.0.0.1"
 CLIENT_DRIVER = "org.apache.derby.jdbc.ClientDriver"
-EMBEDDED_DRIVER = "org.apache.derby.jdbc.EmbeddedDriver"
 
 
 class MetastoreBusy(RuntimeError):
