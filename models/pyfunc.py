@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,27 +103,82 @@ def output_columns(labels: Sequence[str]) -> list[str]:
     return ["label", *[f"p_{x}" for x in labels], "valence", "confidence", "input_status"]
 
 
+class TorchLogits:
+    """The transformers model in torch: fp32 on CPU; on a CUDA device bf16 by default, fed
+    from pinned host memory (``precision``: fp32 | bf16 | fp16)."""
+
+    def __init__(self, model_dir: str, device: str, precision: str | None = None) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        self.torch = torch
+        self.device = device
+        precision = precision or ("bf16" if device.startswith("cuda") else "fp32")
+        dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+        if precision not in dtypes:
+            raise ValueError(f"precision must be one of {sorted(dtypes)}, not {precision!r}")
+        self.precision = precision
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, dtype=dtypes[precision]).to(device).eval()
+        self.pinned = device.startswith("cuda") and torch.cuda.is_available()
+
+    def __call__(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        torch = self.torch
+        with torch.inference_mode():
+            tensors = {k: torch.from_numpy(v) for k, v in encoded.items()}
+            if self.pinned:  # page-locked host buffers: the copy to the GPU overlaps with work
+                tensors = {k: t.pin_memory().to(self.device, non_blocking=True) for k, t in tensors.items()}
+            else:
+                tensors = {k: t.to(self.device) for k, t in tensors.items()}
+            return self.model(**tensors).logits.float().cpu().numpy()
+
+
+class OnnxLogits:
+    """The same classifier exported to ONNX (models/onnx_export.py), run by ONNX Runtime on CPU."""
+
+    def __init__(self, path: str, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(0, threads)  # 0: one per core
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.precision = "onnx"
+
+    def __call__(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {k: encoded[k].astype(np.int64, copy=False) for k in self.inputs})[0]
+
+
 class EmotionClassifier:
-    """Tokenizer + model + taxonomy: batched, length-sorted inference on CPU or GPU."""
+    """Tokenizer + model + taxonomy: batched, length-sorted inference with torch (CPU or GPU)
+    or, given ``onnx_model``, with ONNX Runtime. ``seconds`` accumulates the time spent
+    tokenizing and in the model, so a bench can tell which one bounds throughput."""
 
     def __init__(self, model_dir: str, labels: Sequence[str], positive: Sequence[str],
                  negative: Sequence[str], max_length: int = 128, batch_size: int = 64,
-                 device: str | None = None, sentences: bool = False) -> None:
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+                 device: str | None = None, sentences: bool = False, onnx_model: str | None = None,
+                 threads: int = 0, precision: str | None = None, gpu_batch_size: int = 512) -> None:
+        from transformers import AutoTokenizer
 
-        self.torch = torch
         self.labels = list(labels)
         self.sentences = sentences
         self.max_length = max_length
-        self.batch_size = batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
-        if self.device == "cuda":
-            self.model = self.model.half()
+        self.logits: TorchLogits | OnnxLogits
+        if onnx_model:
+            self.device = "cpu"
+            self.logits = OnnxLogits(onnx_model, threads)
+        else:
+            import torch
+
+            self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            self.logits = TorchLogits(model_dir, self.device, precision)
+        # a GPU is fed large batches; length sorting keeps their padding small
+        self.batch_size = max(batch_size, gpu_batch_size) if self.device.startswith("cuda") else batch_size
         self.pos = [self.labels.index(x) for x in positive]
         self.neg = [self.labels.index(x) for x in negative]
+        self.seconds = {"tokenize": 0.0, "model": 0.0}
 
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(n x labels probabilities, truncated flags) for non-empty texts."""
@@ -133,18 +189,20 @@ class EmotionClassifier:
             return probs, truncated
         lengths = [len(t) for t in texts]
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: less padding
-        with self.torch.inference_mode():
-            for start in range(0, n, self.batch_size):
-                idx = order[start:start + self.batch_size]
-                batch = [texts[i] for i in idx]
-                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
-                                     return_tensors="pt")
-                # a sequence that fills max_length was (or just fits before being) cut
-                truncated[idx] = (enc["attention_mask"].sum(dim=1) >= self.max_length).numpy()
-                enc = {k: v.to(self.device) for k, v in enc.items()}
-                logits = self.model(**enc).logits.float()
-                p = self.torch.softmax(logits, dim=-1).cpu().numpy().astype(np.float64)
-                probs[idx] = p / p.sum(axis=1, keepdims=True)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            t0 = time.perf_counter()
+            encoded = dict(self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                          max_length=self.max_length, return_tensors="np"))
+            t1 = time.perf_counter()
+            # a sequence that fills max_length was (or just fits before being) cut
+            truncated[idx] = encoded["attention_mask"].sum(axis=1) >= self.max_length
+            logits = self.logits(encoded).astype(np.float64)
+            self.seconds["tokenize"] += t1 - t0
+            self.seconds["model"] += time.perf_counter() - t1
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            probs[idx] = p / p.sum(axis=1, keepdims=True)
         return probs, truncated
 
     def strongest_sentence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -185,19 +243,28 @@ class EmotionClassifier:
 
 
 class EmotionModel(PythonModel):
-    """MLflow pyfunc wrapper; the artifact ``model_dir`` holds the transformers model."""
+    """MLflow pyfunc wrapper. The artifact ``model_dir`` holds the transformers model (or, for
+    a version exported to ONNX, its tokenizer and config) and ``onnx_model`` the ONNX file of
+    such a version; the model config's ``runtime`` says which (``torch`` when absent)."""
 
     def load_context(self, context: Any) -> None:
         cfg = context.model_config
-        threads = int(os.environ.get("VOICELAKE_TORCH_THREADS", "0"))
+        # the Spark UDF sets VOICELAKE_SCORER_THREADS to the task's cores before loading, and
+        # VOICELAKE_SCORER_DEVICE to the task's GPU when Spark assigned one; on a GPU the model
+        # runs in VOICELAKE_SCORER_PRECISION (default bf16) on batches of VOICELAKE_SCORER_GPU_BATCH
+        threads = int(os.environ.get("VOICELAKE_SCORER_THREADS", "0"))
         if threads > 0:
             import torch
 
             torch.set_num_threads(threads)
+        onnx_model = context.artifacts.get("onnx_model") if cfg.get("runtime") == "onnxruntime" else None
         self.classifier = EmotionClassifier(
             context.artifacts["model_dir"], cfg["labels"], cfg["positive"], cfg["negative"],
             int(cfg.get("max_length", 128)), int(cfg.get("batch_size", 64)),
-            sentences=bool(cfg.get("sentences", False)))
+            sentences=bool(cfg.get("sentences", False)), onnx_model=onnx_model, threads=threads,
+            device=os.environ.get("VOICELAKE_SCORER_DEVICE") or None,
+            precision=os.environ.get("VOICELAKE_SCORER_PRECISION") or None,
+            gpu_batch_size=int(os.environ.get("VOICELAKE_SCORER_GPU_BATCH") or 512))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if isinstance(model_input, pd.DataFrame):

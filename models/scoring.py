@@ -4,7 +4,7 @@
 ships the model's files to every executor with ``SparkContext.addFile`` and returns an
 iterator pandas UDF that loads the model once per Python worker (a process-level cache that
 survives across tasks and batches with Spark's worker reuse) and predicts each Arrow batch.
-Torch uses as many threads as the task has cores (``spark.task.cpus``).
+Torch (or ONNX Runtime) uses as many threads as the task has cores (``spark.task.cpus``).
 """
 
 from __future__ import annotations
@@ -37,9 +37,22 @@ def _load_on_worker(local_name: str, threads: int) -> Any:
         import torch
 
         torch.set_num_threads(max(1, threads))
+        os.environ["VOICELAKE_SCORER_THREADS"] = str(max(1, threads))  # ONNX Runtime's threads too
+        gpu = _task_gpu()
+        if gpu is not None:  # Spark's resource scheduling gave this task a GPU: score on that one
+            os.environ["VOICELAKE_SCORER_DEVICE"] = f"cuda:{gpu}"
         model = mlflow.pyfunc.load_model(path)
         _WORKER_MODELS[path] = model
     return model
+
+
+def _task_gpu() -> str | None:
+    """The address of the GPU Spark assigned to the running task (``spark.task.resource.gpu.amount``), if any."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    gpus = context.resources().get("gpu") if context is not None else None
+    return gpus.addresses[0] if gpus is not None and gpus.addresses else None
 
 
 @dataclass(frozen=True)

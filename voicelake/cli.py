@@ -31,6 +31,8 @@ JOB_COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("voicelake.jobs.report", "report what a run produced for its dates (rows, validation, quarantine)"),
     "import-labels": ("voicelake.jobs.import_labels", "import human emotion labels into silver.label_feedback"),
     "train": ("voicelake.jobs.train_model", "train the emotion model, log to MLflow, register @challenger"),
+    "export-onnx": ("voicelake.jobs.export_onnx", "export the emotion champion to ONNX int8, judge it against the "
+                                                  "champion, register it as @challenger"),
     "score": ("voicelake.jobs.score", "score silver.messages with the champion into silver.message_emotions"),
     "topics": ("voicelake.jobs.topics", "embed conversation openings; give every customer message its topic"),
     "rescore": ("voicelake.jobs.score:main_rescore", "re-score history (--since D) with the current champion"),

@@ -75,6 +75,17 @@ class MlflowConfig:
 
 
 @dataclass(frozen=True)
+class OnnxConfig:
+    """`voicelake export-onnx` (models/onnx_export.py) and the promotion of its versions."""
+
+    calibration_sentences: int = 1000  # unlabelled sentences the int8 labels are compared on
+    calibration_agreement: float = 0.98  # keep the most sensitive MatMuls in fp32 until this agreement
+    max_fp32_nodes: int = 8
+    min_agreement: float = 0.97      # promotion: label agreement with the source on its evaluation set
+    max_macro_f1_loss: float = 0.01  # promotion: eval macro-F1 lost against the champion it was exported from
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     base_encoder: str
     max_length: int
@@ -93,6 +104,7 @@ class ModelConfig:
     hf_dataset: str | None
     label_feedback: bool
     heldout_fraction: float
+    onnx: OnnxConfig = OnnxConfig()
 
 
 @dataclass(frozen=True)
@@ -389,7 +401,23 @@ def _model_config(m: Mapping[str, Any]) -> ModelConfig:
         goemotions_dir=d.get("goemotions_dir"), hf_dataset=d.get("hf_dataset"),
         label_feedback=bool(d.get("label_feedback", True)),
         heldout_fraction=float(d.get("heldout_fraction", 0.3)),
+        onnx=_onnx_config(m.get("onnx") or {}),
     )
+
+
+def _onnx_config(o: Mapping[str, Any]) -> OnnxConfig:
+    known = set(OnnxConfig.__dataclass_fields__)
+    unknown = sorted(set(o) - known)
+    if unknown:
+        raise ConfigError(f"model.onnx: unknown key(s) {unknown} (known: {sorted(known)})")
+    onnx = OnnxConfig(**{k: type(getattr(OnnxConfig(), k))(v) for k, v in o.items()})
+    for key in ("calibration_agreement", "min_agreement"):
+        if not 0.0 < getattr(onnx, key) <= 1.0:
+            raise ConfigError(f"model.onnx.{key} must be in (0, 1], not {getattr(onnx, key)}")
+    if onnx.calibration_sentences < 1 or onnx.max_fp32_nodes < 0 or onnx.max_macro_f1_loss < 0:
+        raise ConfigError("model.onnx: calibration_sentences >= 1, max_fp32_nodes >= 0 and "
+                          "max_macro_f1_loss >= 0 are required")
+    return onnx
 
 
 def is_overlay_file(env: str) -> bool:

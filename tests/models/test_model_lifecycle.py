@@ -18,10 +18,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from tests.conftest import make_config, run_killed
+from voicelake.jobs.export_onnx import export
 from voicelake.jobs.score import score_messages
 from voicelake.jobs.train_model import train
 from voicelake.jobs.transforms.gold import build_emotion_daily
 from voicelake.lake import Lake
+from voicelake.models.onnx_export import register_onnx
 from voicelake.models.registry import NoChampionError, configure_mlflow, list_versions, promote
 from voicelake.models.taxonomy import load_taxonomy
 from voicelake.runtime import JobContext
@@ -170,6 +172,52 @@ def test_emotion_daily_shares_sum_to_one(champion) -> None:
     row = sums.first()
     assert row["s"] == pytest.approx(1.0) and row["n"] == len(TEXTS)
     assert {r["label"] for r in gold.collect()} <= set(LABELS)
+
+
+def test_an_onnx_export_is_the_next_version_and_serves_only_when_it_agrees_with_the_champion(champion) -> None:
+    """`voicelake export-onnx`: the champion in ONNX int8, calibrated on the lake's messages, judged
+    on the champion run's evaluation set, registered as the next version of the same model
+    (@challenger, tagged with its runtime and source). A planted disagreement keeps v1 serving; an
+    export that agrees is promoted and the Spark UDF scores with it."""
+    ctx, first, _ = champion
+    client = MlflowClient()
+    write_messages(ctx)
+    result = export(ctx)
+    version = client.get_model_version_by_alias("voicelake-emotion", "challenger")
+    assert str(version.version) == result.version != "1" and result.source_version == "1"
+    assert version.tags["runtime"] == "onnxruntime" and version.tags["derived_from_version"] == "1"
+    run = client.get_run(result.run_id)
+    assert json.loads(run.data.params["taxonomy_labels"]) == LABELS
+    assert 0 < int(run.data.params["calibration_sentences"]) <= len(TEXTS) * 2  # the lake's messages' sentences
+    for key in ("eval_macro_f1", "fp32_eval_macro_f1", "seed_heldout_macro_f1", "fp32_seed_heldout_macro_f1",
+                "label_agreement", "speedup", "scoring_msgs_per_second", "baseline_eval_macro_f1"):
+        assert key in run.data.metrics, key
+    assert 0 <= run.data.metrics["label_agreement"] <= 1
+    artifacts = {a.path for folder in ("evaluation", "quantization")
+                 for a in client.list_artifacts(result.run_id, folder)}
+    assert artifacts == {"evaluation/eval_set.parquet", "quantization/quantization.json"}
+    assert {r["version"]: r["runtime"] for r in list_versions(ctx.config)}[int(result.version)] == "onnxruntime"
+
+    client.log_metric(result.run_id, "label_agreement", 0.5)  # planted: says otherwise on half the set
+    refused = promote(ctx.config)
+    assert not refused.promoted and "label agreement 0.5000, needs >= 0.97" in refused.reason
+    assert str(client.get_model_version_by_alias("voicelake-emotion", "champion").version) == "1"
+
+    client.log_metric(result.run_id, "label_agreement", 1.0)
+    lenient = replace(ctx.config, model=replace(ctx.config.model,
+                                                onnx=replace(ctx.config.model.onnx, max_macro_f1_loss=1.0)))
+    try:
+        assert promote(lenient).promoted
+        scored = score_messages(ctx, D, rescore=True)
+        assert (scored.version, scored.scored) == (result.version, len(TEXTS))
+        rows = {r["message_id"]: r for r in ctx.lake.read(SILVER_MESSAGE_EMOTIONS).collect()}
+        assert {r["model_version"] for r in rows.values()} == {result.version}
+        assert [rows[m]["input_status"] for m in ("m1", "m3", "m5", "m7")] == ["ok", "empty", "emoji", "truncated"]
+        assert all(abs(sum(r[f"p_{x}"] for x in LABELS) - 1) < 1e-6 for r in rows.values())
+        with pytest.raises(ValueError, match="already an ONNX export"):
+            register_onnx(ctx.config, ["some text"], result.version)
+    finally:
+        client.set_registered_model_alias("voicelake-emotion", "champion", first.version)
 
 
 def test_no_champion_message_names_train(tmp_path: Path, spark: SparkSession) -> None:
