@@ -181,22 +181,28 @@ class EmotionClassifier:
         self.seconds = {"tokenize": 0.0, "model": 0.0}
 
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(n x labels probabilities, truncated flags) for non-empty texts."""
+        """(n x labels probabilities, truncated flags) for non-empty texts.
+
+        Every text is tokenised once, unpadded; batches are then cut from the texts sorted by
+        token count and padded only to their own longest text (length bucketing: about 1% of
+        a batch's tokens are padding, against a third when sorting by characters)."""
         n = len(texts)
         probs = np.zeros((n, len(self.labels)), dtype=np.float64)
-        truncated = np.zeros(n, dtype=bool)
         if n == 0:
-            return probs, truncated
-        lengths = [len(t) for t in texts]
-        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: less padding
+            return probs, np.zeros(0, dtype=bool)
+        t0 = time.perf_counter()
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
+        self.seconds["tokenize"] += time.perf_counter() - t0
+        # a sequence that fills max_length was (or just fits before being) cut
+        truncated = lengths >= self.max_length
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             t0 = time.perf_counter()
-            encoded = dict(self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                          max_length=self.max_length, return_tensors="np"))
+            encoded = self._padded([ids[i] for i in idx], int(lengths[idx].max()))
             t1 = time.perf_counter()
-            # a sequence that fills max_length was (or just fits before being) cut
-            truncated[idx] = encoded["attention_mask"].sum(axis=1) >= self.max_length
             logits = self.logits(encoded).astype(np.float64)
             self.seconds["tokenize"] += t1 - t0
             self.seconds["model"] += time.perf_counter() - t1
@@ -204,6 +210,20 @@ class EmotionClassifier:
             p = np.exp(logits)
             probs[idx] = p / p.sum(axis=1, keepdims=True)
         return probs, truncated
+
+    def _padded(self, rows: list[list[int]], width: int) -> dict[str, np.ndarray]:
+        """The model's inputs for token id rows, padded to ``width`` on the tokenizer's side."""
+        input_ids = np.full((len(rows), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        attention = np.zeros((len(rows), width), dtype=np.int64)
+        left = self.tokenizer.padding_side == "left"
+        for r, row in enumerate(rows):
+            span = slice(width - len(row), width) if left else slice(0, len(row))
+            input_ids[r, span] = row
+            attention[r, span] = 1
+        encoded = {"input_ids": input_ids, "attention_mask": attention}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            encoded["token_type_ids"] = np.zeros_like(input_ids)
+        return encoded
 
     def strongest_sentence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Like `probabilities`, each text scored by its most emotional sentence (lowest

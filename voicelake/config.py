@@ -79,7 +79,7 @@ class OnnxConfig:
     """`voicelake export-onnx` (models/onnx_export.py) and the promotion of its versions."""
 
     calibration_sentences: int = 1000  # unlabelled sentences the int8 labels are compared on
-    calibration_agreement: float = 0.98  # keep the most sensitive MatMuls in fp32 until this agreement
+    calibration_agreement: float = 0.975  # keep the most sensitive MatMuls in fp32 until this agreement
     max_fp32_nodes: int = 8
     min_agreement: float = 0.97      # promotion: label agreement with the source on its evaluation set
     max_macro_f1_loss: float = 0.01  # promotion: eval macro-F1 lost against the champion it was exported from
