@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from voicelake.jobs.risk_training import RiskTrainingJob
+from voicelake.jobs.risk_training import RiskTrainingJob, scored_silver
 from voicelake.jobs.transforms.customer_health import build_customer_health, customer_week_features
 from voicelake.jobs.transforms.emotion_index import customer_windows, with_respondent_posteriors
 from voicelake.jobs.transforms.voc import OutcomeParams
@@ -38,15 +38,10 @@ from voicelake.models.churn import (
     register_churn,
 )
 from voicelake.runtime import JobContext
-from voicelake.schemas import GOLD_CUSTOMER_HEALTH, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
+from voicelake.schemas import GOLD_CUSTOMER_HEALTH, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
 
 CHURN_PARTITIONS = {GOLD_CUSTOMER_HEALTH: "week"}
 CHURN_MARTS = tuple(CHURN_PARTITIONS)
-
-
-def _silver(ctx: JobContext) -> tuple[DataFrame, DataFrame, DataFrame]:
-    return (ctx.lake.read(SILVER_CONVERSATIONS), ctx.lake.read(SILVER_MESSAGES),
-            ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
 
 
 def data_end(messages: DataFrame) -> datetime | None:
@@ -59,7 +54,7 @@ def data_end(messages: DataFrame) -> datetime | None:
 
 def customer_weeks(ctx: JobContext, end: datetime | None = None) -> DataFrame:
     """Every customer-week of the lake's history with its features and label."""
-    conversations, messages, emotions = _silver(ctx)
+    conversations, messages, emotions = scored_silver(ctx)
     end = end or data_end(messages)
     if end is None:
         raise TooLittleHistory("silver.messages is empty")
@@ -98,7 +93,7 @@ def predicted_nps(ctx: JobContext, weeks: Sequence[date]) -> DataFrame | None:
     if loaded is None or not weeks:
         return None
     coefficients, _ = loaded
-    conversations, messages, emotions = _silver(ctx)
+    conversations, messages, emotions = scored_silver(ctx)
     customers = customer_windows(messages, emotions, survey_answers(conversations),
                                  week_windows(ctx, weeks, ctx.config.voc.window_days), load_taxonomy().labels,
                                  OutcomeParams(**ctx.config.voc.outcomes).negative_valence)

@@ -8,9 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pyspark.sql import DataFrame
+
 from voicelake.config import Config
 from voicelake.models.risk_models import RiskTraining, champion_version
 from voicelake.runtime import JobContext, job_parser, open_lake, run_job
+from voicelake.schemas import SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
+
+
+def scored_silver(ctx: JobContext) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """The silver tables both risk models' features read: conversations, messages, their emotions."""
+    return (ctx.lake.read(SILVER_CONVERSATIONS), ctx.lake.read(SILVER_MESSAGES),
+            ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
 
 
 @dataclass(frozen=True)

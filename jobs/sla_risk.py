@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from voicelake.jobs.risk_training import RiskTrainingJob
+from voicelake.jobs.risk_training import RiskTrainingJob, scored_silver
 from voicelake.jobs.transforms.sla_risk import build_sla_risk, sla_features
 from voicelake.models.sla_risk import (
     SlaTraining,
@@ -36,14 +36,9 @@ from voicelake.models.sla_risk import (
     sla_params,
 )
 from voicelake.runtime import JobContext
-from voicelake.schemas import GOLD_SLA_RISK, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS, SILVER_MESSAGES
+from voicelake.schemas import GOLD_SLA_RISK, SILVER_CONVERSATIONS, SILVER_MESSAGE_EMOTIONS
 
 SLA_MARTS = (GOLD_SLA_RISK,)
-
-
-def _silver(ctx: JobContext) -> tuple[DataFrame, DataFrame, DataFrame]:
-    return (ctx.lake.read(SILVER_CONVERSATIONS), ctx.lake.read(SILVER_MESSAGES),
-            ctx.lake.read(SILVER_MESSAGE_EMOTIONS))
 
 
 def train_sla_risk(ctx: JobContext) -> SlaTraining:
@@ -52,7 +47,7 @@ def train_sla_risk(ctx: JobContext) -> SlaTraining:
         raise TooLittleHistory("the SLA-risk model reads the customers' emotions: score the messages first "
                          "(voicelake score)")
     params = sla_params(ctx.config)
-    snapshots = labelled(sla_features(*_silver(ctx), params)).cache()
+    snapshots = labelled(sla_features(*scored_silver(ctx), params)).cache()
     try:
         fit = fit_sla_risk(snapshots, params)
         return register_sla_risk(ctx.config, fit, fit.test, params)
@@ -83,7 +78,7 @@ def build_sla_marts(ctx: JobContext, dates: Sequence[date] | None) -> dict[str, 
     champion = load_sla_champion(ctx.config)
     if not times or champion is None:
         return {}
-    waiting = sla_features(*_silver(ctx), sla_params(ctx.config), at=times)
+    waiting = sla_features(*scored_silver(ctx), sla_params(ctx.config), at=times)
     return {GOLD_SLA_RISK: build_sla_risk(breach_probability(champion.model, waiting), champion.threshold,
                                           champion.version)}
 
