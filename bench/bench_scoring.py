@@ -90,7 +90,13 @@ def main() -> None:
     import torch
 
     from voicelake.config import load_config
-    from voicelake.models.onnx_export import build_int8, compare_on_slices, evaluation_slices, onnx_model_config
+    from voicelake.models.onnx_export import (
+        build_int8,
+        compare_on_slices,
+        evaluation_slices,
+        onnx_model_config,
+        torch_pyfunc,
+    )
     from voicelake.models.pyfunc import EmotionModel
     from voicelake.models.registry import configure_mlflow, model_uri
     from voicelake.models.scoring import ResolvedModel, resolve_model
@@ -99,10 +105,8 @@ def main() -> None:
     config = load_config()
     configure_mlflow(config)
     torch_model = resolve_model(args.model_uri or model_uri(config))
-    flavor = mlflow.models.Model.load(os.path.join(torch_model.local_path, "MLmodel")).flavors["python_function"]
-    model_config = dict(flavor["config"])
-    if model_config.get("runtime") == "onnxruntime":
-        raise SystemExit(f"{torch_model.uri} is an ONNX version: give a torch version with --model-uri")
+    pyfunc = torch_pyfunc(Path(torch_model.local_path), torch_model.uri)
+    model_config = pyfunc.model_config
     texts = generated_texts(args.messages + args.calibration_messages)
     texts, calibration = texts[:args.messages], texts[args.messages:]
     words = sum(len(t.split()) for t in texts) / len(texts)
@@ -113,8 +117,7 @@ def main() -> None:
     torch.set_num_threads(args.cores)
     folder = Path(tempfile.mkdtemp(prefix="voicelake-bench-onnx-"))
     t0 = time.perf_counter()
-    built = build_int8(Path(torch_model.local_path) / flavor["artifacts"]["model_dir"]["path"], model_config,
-                       calibration, config.model.onnx, folder)
+    built = build_int8(pyfunc.model_dir, model_config, calibration, config.model.onnx, folder)
     print(f"int8 export: {time.perf_counter() - t0:.0f}s, {len(built.report.kept_fp32)} of "
           f"{built.report.matmuls} MatMuls kept in fp32, calibration agreement "
           f"{built.report.calibration_agreement:.4f} on {built.report.calibration_sentences} sentences")
@@ -123,7 +126,7 @@ def main() -> None:
                              artifacts={"model_dir": str(built.tokenizer_dir), "onnx_model": str(built.int8)})
     int8_model = ResolvedModel(torch_model.name, "int8", str(int8_path), str(int8_path), torch_model.labels)
 
-    run_id = mlflow.models.Model.load(os.path.join(torch_model.local_path, "MLmodel")).run_id
+    run_id = pyfunc.run_id
     _, slices = evaluation_slices(run_id)
     quality = compare_on_slices(built.torch_scorer, built.onnx_scorer, slices, torch_model.labels)
     print(f"\nquality on the evaluation slices of run {run_id} ({sum(len(d) for d in slices.values())} texts):")

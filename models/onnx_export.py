@@ -261,8 +261,29 @@ def compare_on_slices(reference: EmotionClassifier, candidate: EmotionClassifier
             "fp32_scoring_msgs_per_second": len(texts) / max(ref_s, 1e-9), "speedup": ref_s / max(new_s, 1e-9)}
 
 
-def source_model(config: Config, version: str | None = None) -> tuple[Any, Path, dict[str, Any]]:
-    """(model version, local model_dir, pyfunc config) of a registered torch version (default: the champion)."""
+@dataclass(frozen=True)
+class TorchPyfunc:
+    """What an export reads from a downloaded emotion pyfunc folder."""
+
+    model_dir: Path              # the transformers model (the ``model_dir`` artifact)
+    model_config: dict[str, Any]  # the pyfunc's config: labels, max_length, sentences, ...
+    run_id: str                  # the training run (its evaluation set)
+
+
+def torch_pyfunc(local: Path, what: str) -> TorchPyfunc:
+    """The parts of the emotion pyfunc in ``local``; an ONNX version (nothing to export) is an error."""
+    import mlflow
+
+    info = mlflow.models.Model.load(str(local / "MLmodel"))
+    flavor = info.flavors["python_function"]
+    model_config = dict(flavor.get("config") or {})
+    if model_config.get("runtime") == ONNX_RUNTIME:
+        raise ValueError(f"{what} is already an ONNX export; export a torch version")
+    return TorchPyfunc(local / flavor["artifacts"]["model_dir"]["path"], model_config, str(info.run_id))
+
+
+def source_model(config: Config, version: str | None = None) -> tuple[Any, TorchPyfunc]:
+    """(model version, its pyfunc's parts) of a registered torch version (default: the champion)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -271,12 +292,8 @@ def source_model(config: Config, version: str | None = None) -> tuple[Any, Path,
     name = config.mlflow.model_name
     source = MlflowClient().get_model_version(name, version) if version else champion_version(config)
     local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{source.version}"))
-    flavor = mlflow.models.Model.load(str(local / "MLmodel")).flavors["python_function"]
-    model_config = dict(flavor.get("config") or {})
-    if model_config.get("runtime") == ONNX_RUNTIME:
-        raise ValueError(f"{name} v{source.version} is already an ONNX export "
-                         f"(of v{(source.tags or {}).get(DERIVED_TAG, '?')}); export a torch version")
-    return source, local / flavor["artifacts"]["model_dir"]["path"], model_config
+    derived = (source.tags or {}).get(DERIVED_TAG, "?")
+    return source, torch_pyfunc(local, f"{name} v{source.version} (of v{derived})")
 
 
 def evaluation_slices(run_id: str) -> tuple[str, dict[str, Any]]:
@@ -302,7 +319,7 @@ def register_onnx(config: Config, texts: Sequence[Any], version: str | None = No
 
     client = MlflowClient()
     name = config.mlflow.model_name
-    source, model_dir, model_config = source_model(config, version)
+    source, pyfunc = source_model(config, version)
     source_run = client.get_run(source.run_id)
     labels = run_labels(source_run.data.params)
     settings = config.model.onnx
@@ -311,7 +328,7 @@ def register_onnx(config: Config, texts: Sequence[Any], version: str | None = No
     with tempfile.TemporaryDirectory(prefix="voicelake-onnx-") as tmp:
         folder = Path(tmp)
         log(f"exporting {name} v{source.version} to ONNX")
-        built = build_int8(model_dir, model_config, texts, settings, folder, log)
+        built = build_int8(pyfunc.model_dir, pyfunc.model_config, texts, settings, folder, log)
         report = built.report
         metrics = {**compare_on_slices(built.torch_scorer, built.onnx_scorer, slices, labels),
                    "calibration_agreement": report.calibration_agreement,
@@ -340,7 +357,7 @@ def register_onnx(config: Config, texts: Sequence[Any], version: str | None = No
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=EmotionModel(),
                 artifacts={"model_dir": str(built.tokenizer_dir), "onnx_model": str(built.int8)},
-                model_config=onnx_model_config(model_config), input_example=example,
+                model_config=onnx_model_config(pyfunc.model_config), input_example=example,
                 signature=infer_signature(example, built.onnx_scorer.predict(list(example["text"]))),
                 registered_model_name=name)
         new_version = str(info.registered_model_version)

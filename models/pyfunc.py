@@ -144,7 +144,6 @@ class OnnxLogits:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self.precision = "onnx"
 
     def __call__(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, {k: encoded[k].astype(np.int64, copy=False) for k in self.inputs})[0]
